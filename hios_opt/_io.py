@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -49,6 +50,8 @@ def loads_json(text: str | bytes, source: str = "<string>") -> Any:
         ) from None
     except RecursionError:
         raise FormatError(f"{source}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer literal longer than Python's digit limit
+        raise FormatError(f"{source}: invalid JSON: {exc}") from None
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -62,6 +65,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise FormatError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:  # e.g. an embedded NUL byte in the name
+        raise FormatError(f"{str(path)!r}: cannot read ({exc})") from None
     return loads_json(data, str(path))
 
 
@@ -70,27 +75,38 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     a crash never leaves half a file and a failed write never touches an
     existing one."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
     directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        # Name the file the caller asked for, not a temporary one.
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     return path
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
     """Serialise ``obj`` as indented JSON and write it atomically."""
-    text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    try:
+        text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    except ValueError as exc:  # NaN or infinity: refuse before touching the file
+        raise FormatError(f"{path}: cannot write ({exc})") from None
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
@@ -145,7 +161,11 @@ def finite(value: Any, where: str, *, minimum: float | None = 0.0, strict: bool 
 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidCostError(f"{where} must be a number, got {value!r:.40}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range
+        digits = int(value.bit_length() * 0.30103) + 1
+        raise InvalidCostError(f"{where} is an integer of about {digits} digits, it must be a finite float") from None
     if not math.isfinite(value):
         raise InvalidCostError(f"{where} is {value}, it must be finite")
     if minimum is not None and (value < minimum or (strict and value <= minimum)):

@@ -27,6 +27,7 @@ from .errors import (
     DeadlockError,
     DependentStageError,
     GpuIndexError,
+    InvalidCostError,
     ScheduleError,
     StageSizeError,
 )
@@ -152,6 +153,12 @@ def simulate(
                 queue.append(t)
     if done < n_stages:
         raise DeadlockError(_deadlock_message(out_deps, indegree, stage_gpu, stage_ops, graph))
+    if not math.isfinite(makespan):
+        s = min(range(n_stages), key=lambda k: (math.isfinite(end[k]), start[k]))
+        raise InvalidCostError(
+            f"stage #{s} (gpu {stage_gpu[s]}: {', '.join(graph.ids[v] for v in stage_ops[s])}) ends at "
+            f"{end[s]} ms: the costs of graph {graph.name!r} on this platform overflow a float"
+        )
     return SimResult(makespan, start, end, list(stage_latency))
 
 

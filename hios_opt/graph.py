@@ -34,6 +34,10 @@ __all__ = ["Op", "Edge", "OpGraph", "GRAPH_FORMAT", "GRAPH_VERSION"]
 GRAPH_FORMAT = "hios-opt/graph"
 GRAPH_VERSION = 1
 
+# Byte counts are int64 everywhere else (torch, numpy, solvers); a larger one
+# is a corrupt file, and it would overflow the float transfer-time arithmetic.
+_MAX_BYTES = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Op:
@@ -101,12 +105,13 @@ def _checked_op(op: Op, position: int) -> Op:
     out_bytes = op.output_bytes
     if isinstance(out_bytes, float) and out_bytes.is_integer():
         out_bytes = int(out_bytes)
-    if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or out_bytes < 0:
-        raise InvalidCostError(f"{where}: output_bytes must be an integer >= 0, got {out_bytes!r}")
+    if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or not 0 <= out_bytes <= _MAX_BYTES:
+        raise InvalidCostError(f"{where}: output_bytes must be an integer in [0, 2**63 - 1], got {out_bytes!r:.40}")
     flops = op.flops
     if flops is not None:
-        if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops < 0:
-            raise InvalidCostError(f"{where}: flops must be a number >= 0, got {flops!r}")
+        if (isinstance(flops, bool) or not isinstance(flops, (int, float)) or flops < 0
+                or (isinstance(flops, float) and not math.isfinite(flops))):
+            raise InvalidCostError(f"{where}: flops must be a number >= 0, got {flops!r:.40}")
         flops = int(flops)
     shape = op.shape
     if shape is not None:
@@ -141,8 +146,8 @@ def _as_edge(item: Any, position: int) -> Edge:
     if nbytes is not None:
         if isinstance(nbytes, float) and nbytes.is_integer():
             nbytes = int(nbytes)
-        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
-            raise InvalidCostError(f"{name}: bytes must be an integer >= 0, got {nbytes!r}")
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or not 0 <= nbytes <= _MAX_BYTES:
+            raise InvalidCostError(f"{name}: bytes must be an integer in [0, 2**63 - 1], got {nbytes!r:.40}")
     if comm is edge.comm_ms and nbytes is edge.bytes:
         return edge
     return Edge(edge.src, edge.dst, comm, nbytes)
@@ -267,6 +272,7 @@ class OpGraph:
         self.utilization: tuple[float, ...] = tuple(op.utilization for op in op_list)
         self._topology = self._build_topology()
         self.stage_table: dict[frozenset[int], float] = self._parse_stage_table(stage_latency_ms)
+        self._check_totals()
 
     # ------------------------------------------------------------------ build
     def _build_topology(self) -> _Topology:
@@ -303,6 +309,22 @@ class OpGraph:
             tuple(map(tuple, out_edges)), tuple(order), tuple(position),
         )
 
+    def _check_totals(self) -> None:
+        # Each cost is finite, but a makespan adds many of them: when their sum
+        # overflows to infinity, no schedule of this graph has a finite makespan.
+        ids = self.ids
+        comm = {f"edge {e.src!r} -> {e.dst!r}": e.comm_ms for e in self._edges if e.comm_ms is not None}
+        stage = {"stage_latency_ms entry {" + ", ".join(ids[i] for i in sorted(k)) + "}": v
+                 for k, v in self.stage_table.items()}
+        for label, values in (("latency_ms", {f"op {i!r}": t for i, t in zip(ids, self.latency)}),
+                              ("comm_ms", comm), ("stage_latency_ms", stage)):
+            if not math.isfinite(sum(values.values())):
+                culprit = max(values, key=values.__getitem__)
+                raise InvalidCostError(
+                    f"graph {self.name!r}: the sum of all {label} overflows a float; the largest is "
+                    f"{culprit} ({values[culprit]:.6g} ms); costs must be far below 1e308 ms"
+                )
+
     def _find_cycle(self, succ: list[list[int]], indegree: list[int]) -> list[str]:
         # Every op left with indegree > 0 lies on or behind a cycle; walking
         # backwards along remaining predecessors must revisit an op.
@@ -321,6 +343,8 @@ class OpGraph:
             walk.append(node)
             node = pred_left[node]
         cycle = walk[seen[node]:][::-1]
+        first = cycle.index(min(cycle))  # start at the op given first, for stable messages
+        cycle = cycle[first:] + cycle[:first]
         cycle.append(cycle[0])
         return [self._ops[i].id for i in cycle]
 
@@ -335,6 +359,9 @@ class OpGraph:
             for k, entry in enumerate(table):
                 where = f"stage_latency_ms entry #{k}"
                 items.append((require(entry, "ops", where, list), require(entry, "latency_ms", where)))
+                unknown = sorted(set(entry) - {"ops", "latency_ms"})
+                if unknown:
+                    raise FormatError(f"{where}: unknown field {unknown[0]!r} (known: latency_ms, ops)")
         out: dict[frozenset[int], float] = {}
         for ops, latency in items:
             if isinstance(ops, str) or not isinstance(ops, Iterable):
@@ -342,8 +369,8 @@ class OpGraph:
             ids = list(ops)
             label = "{" + ", ".join(map(str, ids)) + "}"
             for op_id in ids:
-                if op_id not in self._index:
-                    raise UnknownOpError(f"stage_latency_ms entry {label}: unknown op {op_id!r}")
+                if not isinstance(op_id, str) or op_id not in self._index:
+                    raise UnknownOpError(f"stage_latency_ms entry {label}: unknown op {op_id!r:.40}")
             key = frozenset(self._index[i] for i in ids)
             if len(key) < 2:
                 raise GraphError(

@@ -9,19 +9,28 @@ from typing import Any
 
 from .errors import PlatformError
 
-__all__ = ["Platform"]
+__all__ = ["Platform", "MAX_GPUS", "MAX_STREAMS"]
+
+# Far above any real machine; they keep per-GPU and per-stream tables (timelines,
+# Gantt rows, solver variables) from exhausting memory on a typo like 10**12.
+MAX_GPUS = 4096
+MAX_STREAMS = 4096
 
 
-def _positive_int(value: Any, name: str) -> int:
+def _positive_int(value: Any, name: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PlatformError(f"{name} must be an integer >= 1, got {value!r:.40}")
-    if value < 1:
-        raise PlatformError(f"{name} must be >= 1, got {value}")
+    if not 1 <= value <= maximum:
+        raise PlatformError(f"{name} must be in 1..{maximum}, got {value!r:.40}")
     return value
 
 
 def _finite(value: Any, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
+    except OverflowError:  # an integer beyond the float range
+        number = math.inf
+    if not math.isfinite(number):
         raise PlatformError(f"{name} must be a finite number, got {value!r:.40}")
     if value < 0 or (positive and value == 0):
         raise PlatformError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
@@ -56,8 +65,8 @@ class Platform:
     latency_matrix_us: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
-        _positive_int(self.gpus, "gpus")
-        _positive_int(self.streams, "streams")
+        _positive_int(self.gpus, "gpus", MAX_GPUS)
+        _positive_int(self.streams, "streams", MAX_STREAMS)
         object.__setattr__(self, "bandwidth_gbps", _finite(self.bandwidth_gbps, "bandwidth_gbps", positive=True))
         object.__setattr__(self, "latency_us", _finite(self.latency_us, "latency_us", positive=False))
         for attr, positive in (("bandwidth_matrix_gbps", True), ("latency_matrix_us", False)):
@@ -117,10 +126,18 @@ class Platform:
             )
             fixed = max((self.transfer_ms(0, a, b) for a in range(k) for b in range(k) if a != b), default=0.0)
             per_byte = worst - fixed
-        return tuple(
+        comm = tuple(
             e.comm_ms if e.comm_ms is not None else nbytes[k] * per_byte + fixed
             for k, e in enumerate(graph.edges)
         )
+        if not all(map(math.isfinite, comm)):
+            k = next(k for k, c in enumerate(comm) if not math.isfinite(c))
+            e = graph.edges[k]
+            raise PlatformError(
+                f"edge {e.src!r} -> {e.dst!r}: moving {nbytes[k]} bytes takes {comm[k]} ms on this link "
+                f"(bandwidth {self.bandwidth_gbps:g} GB/s); the bandwidth is too small"
+            )
+        return comm
 
     def comm_ms(self, graph: Any, edge: int, gpu_a: int, gpu_b: int) -> float:
         """Delay of edge index ``edge`` when its producer runs on ``gpu_a`` and

@@ -10,11 +10,21 @@ from typing import Any
 
 from ._io import check_header, read_json, require, write_json_atomic
 from .errors import FormatError, ScheduleError
+from .platform import MAX_GPUS, MAX_STREAMS
 
 __all__ = ["Stage", "Schedule", "SCHEDULE_FORMAT", "SCHEDULE_VERSION"]
 
 SCHEDULE_FORMAT = "hios-opt/schedule"
 SCHEDULE_VERSION = 1
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the float range
+        return False
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,14 @@ class Schedule:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.stages = [s if isinstance(s, Stage) else Stage(*s) for s in self.stages]
+        stages = []
+        for k, st in enumerate(self.stages):
+            if not isinstance(st, Stage):
+                if not isinstance(st, (tuple, list)) or len(st) != 2:
+                    raise ScheduleError(f"stage #{k}: expected a Stage or a (gpu, ops) pair, got {st!r:.60}")
+                st = Stage(*st)
+            stages.append(st)
+        self.stages = stages
 
     def __len__(self) -> int:
         return len(self.stages)
@@ -153,25 +170,34 @@ class Schedule:
             raise FormatError(f"{source}: unknown field {unknown[0]!r}")
         gpus = require(data, "gpus", source, int)
         streams = require(data, "streams", source, int)
+        for key, value, maximum in (("gpus", gpus, MAX_GPUS), ("streams", streams, MAX_STREAMS)):
+            if not 1 <= value <= maximum:
+                raise FormatError(f"{source}: field {key!r} must be in 1..{maximum}, got {value!r:.40}")
         raw_stages = require(data, "stages", source, list)
         stages = []
         for k, st in enumerate(raw_stages):
             where = f"{source}: stage #{k}"
             gpu = require(st, "gpu", where, int)
             ops = require(st, "ops", where, list)
+            unknown = sorted(set(st) - {"gpu", "ops"})
+            if unknown:
+                raise FormatError(f"{where}: unknown field {unknown[0]!r} (known: gpu, ops)")
             if not ops:
                 raise FormatError(f"{where}: empty stage (a stage holds at least one op)")
             for op in ops:
                 if not isinstance(op, str):
                     raise FormatError(f"{where}: op ids must be strings, got {op!r:.40}")
             stages.append(Stage(gpu, tuple(ops)))
+        for key in ("makespan_ms", "lower_bound_ms", "gap"):
+            value = data.get(key)
+            if value is not None and not _finite_number(value):
+                raise FormatError(f"{source}: field {key!r} must be a finite number or null, got {value!r:.40}")
         makespan = data.get("makespan_ms")
-        if makespan is not None and (isinstance(makespan, bool) or not isinstance(makespan, (int, float))
-                                     or not math.isfinite(makespan)):
-            raise FormatError(f"{source}: field 'makespan_ms' must be a finite number or null")
         for key in ("algorithm", "graph"):
             if key in data and not isinstance(data[key], str):
                 raise FormatError(f"{source}: field {key!r} must be a string")
+        if data.get("status") is not None and not isinstance(data["status"], str):
+            raise FormatError(f"{source}: field 'status' must be a string or null, got {data['status']!r:.40}")
         extra = {key: data[key] for key in _EXACT_FIELDS if key in data}
         meta = data.get("meta", {})
         if not isinstance(meta, Mapping):
