@@ -20,6 +20,7 @@ from torch import nn
 from hios_opt.models.blocks import (
     ConvBNReLU,
     ZooModel,
+    calibrate_batchnorm,
     check_batch_size,
     check_input_size,
     check_positive_int,
@@ -214,6 +215,7 @@ class InceptionV3(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(2048, num_classes)
         init_weights(self)
+        calibrate_batchnorm(self, MIN_INPUT_SIZE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.Conv2d_1a_3x3(x)

@@ -28,6 +28,7 @@ from hios_opt.errors import ModelError
 from hios_opt.models.blocks import (
     SeparableConv2d,
     ZooModel,
+    calibrate_batchnorm,
     check_batch_size,
     check_input_size,
     check_positive_int,
@@ -268,7 +269,7 @@ class NASNetA(ZooModel):
         stem_filters: int | None = None,
     ) -> None:
         name = "nasnet"
-        if variant not in VARIANTS:
+        if not isinstance(variant, str) or variant not in VARIANTS:
             raise ModelError(
                 f"{name}: unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}"
             )
@@ -318,6 +319,7 @@ class NASNetA(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cur, num_classes)
         init_weights(self)
+        calibrate_batchnorm(self, MIN_INPUT_SIZE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x0 = self.conv0(x)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -37,19 +38,31 @@ from hios_opt.errors import ModelError
 from hios_opt.models.blocks import (
     SeparableConv2d,
     ZooModel,
+    calibrate_batchnorm,
     check_batch_size,
     check_input_size,
     check_positive_int,
     init_weights,
 )
 
-__all__ = ["RandWire", "SETTINGS", "AGGREGATIONS", "MIN_INPUT_SIZE", "ws_dag"]
+__all__ = ["RandWire", "Setting", "SETTINGS", "AGGREGATIONS", "MIN_INPUT_SIZE", "ws_dag"]
 
-#: Published settings: layout, channels C, nodes N, WS degree K and rewiring P.
-SETTINGS: dict[str, dict[str, object]] = {
-    "small": {"layout": "small", "channels": 78, "nodes": 32, "k": 4, "p": 0.75},
-    "regular": {"layout": "regular", "channels": 109, "nodes": 32, "k": 4, "p": 0.75},
-    "large": {"layout": "regular", "channels": 154, "nodes": 32, "k": 4, "p": 0.75},
+@dataclass(frozen=True)
+class Setting:
+    """A published RandWire configuration."""
+
+    layout: str  # "small" or "regular" (paper, Table 1)
+    channels: int  # C
+    nodes: int  # N
+    k: int  # Watts-Strogatz ring degree K
+    p: float  # Watts-Strogatz rewiring probability P
+
+
+#: Published settings.
+SETTINGS: dict[str, Setting] = {
+    "small": Setting("small", channels=78, nodes=32, k=4, p=0.75),
+    "regular": Setting("regular", channels=109, nodes=32, k=4, p=0.75),
+    "large": Setting("regular", channels=154, nodes=32, k=4, p=0.75),
 }
 
 AGGREGATIONS = ("weighted", "sum")
@@ -238,21 +251,21 @@ class RandWire(ZooModel):
         aggregation: str = "weighted",
     ) -> None:
         name = "randwire"
-        if setting not in SETTINGS:
+        if not isinstance(setting, str) or setting not in SETTINGS:
             raise ModelError(
                 f"{name}: unknown setting {setting!r}; valid settings: {', '.join(SETTINGS)}"
             )
-        if aggregation not in AGGREGATIONS:
+        if not isinstance(aggregation, str) or aggregation not in AGGREGATIONS:
             raise ModelError(
                 f"{name}: unknown aggregation {aggregation!r}; "
                 f"valid aggregations: {', '.join(AGGREGATIONS)}"
             )
         preset = SETTINGS[setting]
-        layout = str(preset["layout"])
-        channels = int(preset["channels"]) if channels is None else channels  # type: ignore[call-overload]
-        nodes = int(preset["nodes"]) if nodes is None else nodes  # type: ignore[call-overload]
-        k = int(preset["k"]) if k is None else k  # type: ignore[call-overload]
-        p = float(preset["p"]) if p is None else p  # type: ignore[arg-type]
+        layout = preset.layout
+        channels = preset.channels if channels is None else channels
+        nodes = preset.nodes if nodes is None else nodes
+        k = preset.k if k is None else k
+        p = preset.p if p is None else p
         check_input_size(name, input_size, MIN_INPUT_SIZE)
         check_batch_size(name, batch_size)
         check_positive_int(name, "num_classes", num_classes)
@@ -320,6 +333,7 @@ class RandWire(ZooModel):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             init_weights(self)
+        calibrate_batchnorm(self, MIN_INPUT_SIZE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

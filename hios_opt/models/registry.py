@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -76,7 +76,7 @@ _ENTRIES: dict[str, _Entry] = {
     "nasnet": _Entry(
         ModelInfo(
             name="nasnet",
-            description="NASNet-A (Zoph et al. 2018); variant 'large' (6@4032, 88.8M "
+            description="NASNet-A (Zoph et al. 2018); variant 'large' (6@4032, 88.75M "
             "parameters) or 'mobile' (4@1056)",
             default_input_size=331,
             min_input_size=nasnet.MIN_INPUT_SIZE,
@@ -179,7 +179,7 @@ def info(name: str) -> ModelInfo:
     """
     entry = _entry(name)
     # a fresh options dict, so callers cannot change the registry's
-    return ModelInfo(**{**entry.info.__dict__, "options": dict(entry.info.options)})
+    return replace(entry.info, options=dict(entry.info.options))
 
 
 def get(
