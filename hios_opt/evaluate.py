@@ -98,37 +98,38 @@ def simulate(
         ]
     uniform = platform.uniform
     comm = edge_comm(graph, platform) if uniform else None
-    edge_src = graph.edge_src
-    in_edges = graph.in_edges
-    # Dependencies between stages as (consumer stage, delay) lists.
+    # Dependencies between stages as (consumer stage, delay) lists: one flat
+    # pass over the edges, then one over the stages for the per-GPU order.
     out_deps: list[list[tuple[int, float]]] = [[] for _ in range(n_stages)]
     indegree = [0] * n_stages
+    for e, (u, v) in enumerate(zip(graph.edge_src, graph.edge_dst)):
+        su = stage_of[u]
+        sv = stage_of[v]
+        if su == sv:
+            if su < 0 and not partial:
+                raise CoverageError(f"op indices {u} and {v} are in no stage")
+            continue  # both unplaced, or dependent ops in one stage (rejected by evaluate())
+        if su < 0 or sv < 0:
+            if partial:
+                continue
+            raise CoverageError(f"op index {u if su < 0 else v} is in no stage")
+        gu = stage_gpu[su]
+        gv = stage_gpu[sv]
+        if gu == gv:
+            delay = 0.0
+        elif uniform:
+            delay = comm[e]
+        else:
+            delay = platform.comm_ms(graph, e, gu, gv)
+        out_deps[su].append((sv, delay))
+        indegree[sv] += 1
     last_on_gpu: dict[int, int] = {}
-    for s, ops in enumerate(stage_ops):
-        gpu = stage_gpu[s]
+    for s, gpu in enumerate(stage_gpu):
         prev = last_on_gpu.get(gpu)
         if prev is not None:
             out_deps[prev].append((s, 0.0))
             indegree[s] += 1
         last_on_gpu[gpu] = s
-        for v in ops:
-            for e in in_edges[v]:
-                su = stage_of[edge_src[e]]
-                if su < 0:
-                    if partial:
-                        continue
-                    raise CoverageError(f"op index {edge_src[e]} is in no stage")
-                if su == s:
-                    continue  # dependent ops in one stage are rejected by evaluate()
-                gu = stage_gpu[su]
-                if gu == gpu:
-                    delay = 0.0
-                elif uniform:
-                    delay = comm[e]
-                else:
-                    delay = platform.comm_ms(graph, e, gu, gpu)
-                out_deps[su].append((s, delay))
-                indegree[s] += 1
     ready = [0.0] * n_stages
     start = [0.0] * n_stages
     end = [0.0] * n_stages
