@@ -28,9 +28,12 @@ __all__ = [
 
 
 def _check_range(value: Sequence[float], name: str, low: float, high: float | None) -> tuple[float, float]:
-    if len(value) != 2:
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
         raise OptionError(f"{name} must be a (low, high) pair, got {value!r}")
-    a, b = float(value[0]), float(value[1])
+    try:
+        a, b = float(value[0]), float(value[1])
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(f"{name} must be a pair of numbers, got {value!r}") from None
     if not (low <= a <= b) or (high is not None and b > high):
         upper = f" and <= {high:g}" if high is not None else ""
         raise OptionError(f"{name} must satisfy {low:g} <= low <= high{upper}, got ({a:g}, {b:g})")
@@ -193,9 +196,10 @@ def fork_join(
 ) -> OpGraph:
     """``fork -> branch0 .. branch{k-1} -> join``.
 
-    With two branches of 4 ms, ``comm_ms`` c and two GPUs, splitting the
-    branches gives ``1 + c + 4 + c + 1`` against ``1 + 8 + 1`` together: it pays
-    while ``c < 2``.
+    With two branches of 4 ms, ``comm_ms`` c, two GPUs and one stream,
+    splitting the branches (the join on the GPU of the branch that receives
+    the fork's tensor) gives ``1 + c + 4 + 1`` against ``1 + 8 + 1`` together:
+    it pays while ``c < 4``.
     """
     if branches < 1:
         raise OptionError(f"branches must be >= 1, got {branches}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..bounds import critical_path_bound, lower_bound, work_bound
+from ..errors import ScheduleError
 from ..evaluate import evaluate
 from ..schedules import Schedule
 from .common import (
@@ -102,14 +103,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     graph = load_graph(args.graph)
     schedule = Schedule.load(args.schedule)
-    if schedule.graph_name != graph.name and schedule.graph_name != "graph":
+    platform = platform_from_args(args, gpus=args.gpus or schedule.gpus, streams=args.streams or schedule.streams)
+    other_graph = schedule.graph_name != graph.name and schedule.graph_name != "graph"
+    try:
+        timeline = evaluate(graph, platform, schedule, cost_model_from_args(args))
+    except ScheduleError as exc:
+        if other_graph:  # the usual mistake; say it in the one error line
+            raise type(exc)(f"{exc} (note: the schedule was made for graph {schedule.graph_name!r}, "
+                            f"not {graph.name!r})") from None
+        raise
+    if other_graph:
         # Not fatal: op ids decide. Say it, since it is the usual mistake.
         import sys
 
         print(f"note: schedule was made for graph {schedule.graph_name!r}, evaluating on {graph.name!r}",
               file=sys.stderr)
-    platform = platform_from_args(args, gpus=args.gpus or schedule.gpus, streams=args.streams or schedule.streams)
-    timeline = evaluate(graph, platform, schedule, cost_model_from_args(args))
     if args.gantt:
         from ..viz import gantt, save_figure
 

@@ -1,0 +1,138 @@
+"""``hios-opt schedule`` and ``hios-opt compare``.
+
+Handlers import the heuristics (pure Python) when they run and never torch,
+so ``hios-opt schedule`` starts in a fraction of a second; ``compare``
+imports pandas, and the exact solvers only with ``--exact``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+from .common import (
+    add_graph_argument,
+    add_platform_arguments,
+    cost_model_from_args,
+    emit_json,
+    finite_float,
+    load_graph,
+    platform_from_args,
+    positive_int,
+)
+
+# Kept here rather than imported so that building the parser stays cheap.
+ALGORITHMS = ("sequential", "ios", "heft", "hios-mr", "hios-lp")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "schedule", help="schedule a graph with a heuristic (HIOS-LP by default)",
+        description="Schedule a graph on K GPUs with S streams each and print the makespan "
+                    "(the evaluator's number) and the scheduling time.",
+    )
+    add_graph_argument(p)
+    add_platform_arguments(p)
+    p.add_argument("--algo", "-a", default="hios-lp", metavar="NAME",
+                   help=f"algorithm: {', '.join(ALGORITHMS)} (default hios-lp)")
+    p.add_argument("--window", "-w", type=positive_int, default=None,
+                   help="intra-GPU window of hios-lp / hios-mr, 1..streams (default min(2, streams))")
+    p.add_argument("--no-intra", action="store_true", help="hios-lp / hios-mr: skip the intra-GPU pass")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
+    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_schedule)
+
+    p = sub.add_parser(
+        "compare", help="run several schedulers on one graph, one row per algorithm",
+        description="Run several schedulers (and optionally an exact solver) on one graph and print makespan, "
+                    "speedup over sequential, ratio to the lower bound and scheduling time.",
+    )
+    add_graph_argument(p)
+    add_platform_arguments(p)
+    p.add_argument("--algos", default=None, metavar="A,B,C",
+                   help=f"comma-separated algorithms (default: all of {', '.join(ALGORITHMS)})")
+    p.add_argument("--window", "-w", type=positive_int, default=None, help="intra-GPU window of hios-lp / hios-mr")
+    p.add_argument("--exact", default=None, metavar="SOLVER",
+                   help="also solve exactly: cpsat or milp (adds gap and status columns)")
+    p.add_argument("--time-limit", type=finite_float, default=10.0, metavar="SEC",
+                   help="time limit of the exact solver in seconds (default 10)")
+    p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_compare)
+
+
+def _algorithm_options(args: argparse.Namespace, algorithm: str) -> dict:
+    options: dict = {}
+    if args.window is not None:
+        options["window"] = args.window
+    if getattr(args, "no_intra", False):
+        options["intra"] = False
+    if options and algorithm.strip().lower().replace("_", "-") not in ("hios-lp", "hios-mr"):
+        from ..errors import OptionError
+
+        flags = " and ".join(f for f, k in (("--window", "window"), ("--no-intra", "intra")) if k in options)
+        raise OptionError(f"{flags}: only for hios-lp and hios-mr, not for {algorithm!r}")
+    return options
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from ..heuristics import schedule
+
+    graph = load_graph(args.graph)
+    platform = platform_from_args(args)
+    model = cost_model_from_args(args)
+    options = _algorithm_options(args, args.algo)
+    started = time.perf_counter()
+    result = schedule(graph, platform, args.algo, cost_model=model, **options)
+    elapsed = time.perf_counter() - started
+    if args.output:
+        result.save(args.output)
+    if args.gantt:
+        from ..evaluate import evaluate
+        from ..viz import gantt, save_figure
+
+        save_figure(gantt(evaluate(graph, platform, result, model)), args.gantt)
+    if args.json:
+        emit_json({"graph": graph.name, "algorithm": result.algorithm, "makespan_ms": result.makespan_ms,
+                   "scheduling_time_s": elapsed, "gpus": platform.gpus, "streams": platform.streams,
+                   "stages": len(result.stages), "meta": result.meta, "output": args.output, "gantt": args.gantt})
+        return 0
+    print(f"makespan {result.makespan_ms:.6g} ms  ({result.algorithm}, {len(result.stages)} stages, "
+          f"{platform.gpus} GPU(s) x {platform.streams} stream(s))")
+    print(f"scheduled in {elapsed:.4f} s")
+    for path in (args.output, args.gantt):
+        if path:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..comparison import compare
+
+    graph = load_graph(args.graph)
+    platform = platform_from_args(args)
+    model = cost_model_from_args(args)
+    options = {} if args.window is None else {"window": args.window}
+    df = compare(graph, platform, args.algos, exact=args.exact, time_limit=args.time_limit, cost_model=model,
+                 **options)
+    if args.csv:
+        from .._io import write_bytes_atomic
+
+        write_bytes_atomic(args.csv, df.to_csv(index=False).encode("utf-8"))
+    if args.json:
+        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                for row in df.to_dict(orient="records")]
+        emit_json({"graph": graph.name, "gpus": platform.gpus, "streams": platform.streams,
+                   "lower_bound_ms": df.attrs["lower_bound_ms"], "sequential_ms": df.attrs["sequential_ms"],
+                   "rows": rows, "csv": args.csv})
+        return 0
+    print(f"{graph.name}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
+          f"{platform.streams} stream(s); lower bound {df.attrs['lower_bound_ms']:.6g} ms")
+    formatters = {"makespan_ms": "{:.6g}".format, "speedup": "{:.3f}".format, "bound_ratio": "{:.3f}".format,
+                  "time_s": "{:.4f}".format, "gap": lambda x: "-" if math.isnan(x) else f"{x:.2%}"}
+    print(df.to_string(index=False, formatters=formatters, na_rep="-"))
+    if args.csv:
+        print(f"wrote {args.csv}")
+    return 0
