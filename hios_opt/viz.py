@@ -78,7 +78,7 @@ def gantt(
                 ax.barh(y, tail, left=st.start + solo, height=0.8, color=color, alpha=0.35,
                         hatch="//", edgecolor="grey", linewidth=0.3)
             if labels:
-                ax.text(st.start + (st.end - st.start) / 2, y, op_id, ha="center", va="center", fontsize=7,
+                ax.text(st.start + max(solo, 1e-12) / 2, y, op_id, ha="center", va="center", fontsize=7,
                         clip_on=True)
     if show_transfers:
         for tr in timeline.transfers:
