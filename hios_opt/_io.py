@@ -85,6 +85,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         # Name the file the caller asked for, not a temporary one.
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
+        # mkstemp creates the file private (0600); give it the permissions a
+        # plain open() would, as the user's umask allows.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -99,6 +102,12 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
