@@ -1,0 +1,141 @@
+"""Same input and seed, same output, byte for byte.
+
+In one process a second call could hide nothing worse than a cache; the real
+threat is iteration over sets of strings, whose order changes with
+``PYTHONHASHSEED``. So the digests are also computed in fresh interpreters
+with different hash seeds and compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from hios_opt import OpGraph, Platform, generators
+
+from .test_invariants import odd_graphs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBLEMS = [
+    ("layered", lambda: generators.random_layered(40, 80, 6, ccr=0.5, seed=4), (2, 2)),
+    ("layered-dear", lambda: generators.random_layered(30, 60, 5, ccr=5.0, seed=9), (3, 1)),
+    ("inception", generators.inception_block, (2, 3)),
+    ("wide", lambda: generators.wide_layer(8), (1, 4)),
+]
+
+
+def schedule_bytes(schedule) -> str:
+    return json.dumps(schedule.to_dict())
+
+
+def digests(with_exact: bool = True) -> dict[str, str]:
+    """SHA-256 of every deterministic output this test knows, by name."""
+    out: dict[str, str] = {}
+
+    def put(name: str, text: str) -> None:
+        out[name] = hashlib.sha256(text.encode()).hexdigest()
+
+    for seed in (0, 1, 12345):
+        put(f"random_layered/{seed}", json.dumps(generators.random_layered(60, 150, 7, 1.0, seed).to_dict()))
+    try:
+        import hios_opt.heuristics as h
+    except ImportError:
+        h = None
+    for name, make, (gpus, streams) in PROBLEMS:
+        graph, platform = make(), Platform(gpus=gpus, streams=streams)
+        if h is not None:
+            for algorithm in h.algorithms():
+                put(f"{name}/{algorithm}", schedule_bytes(h.schedule(graph, platform, algorithm)))
+    if with_exact:
+        try:
+            import ortools  # noqa: F401
+
+            import hios_opt.exact as ex
+        except ImportError:
+            ex = None
+        if ex is not None:
+            graph = generators.random_layered(9, 16, 3, ccr=0.5, seed=2)
+            result = ex.solve(graph, Platform(gpus=2, streams=2), solver="cpsat", time_limit=30, workers=1, seed=0)
+            put("cpsat", schedule_bytes(result.schedule))
+    return out
+
+
+def test_random_layered_same_seed_same_bytes():
+    for seed in (0, 7, 2**40):
+        a = generators.random_layered(50, 120, 6, 0.7, seed)
+        b = generators.random_layered(50, 120, 6, 0.7, seed)
+        assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    assert json.dumps(generators.random_layered(50, 120, 6, 0.7, 1).to_dict()) != json.dumps(
+        generators.random_layered(50, 120, 6, 0.7, 2).to_dict())
+
+
+@pytest.mark.parametrize("name, make, shape", PROBLEMS, ids=[p[0] for p in PROBLEMS])
+def test_every_heuristic_twice(name, make, shape):
+    try:
+        import hios_opt.heuristics as h
+    except ImportError:
+        pytest.skip("hios_opt.heuristics is not written yet")
+    platform = Platform(gpus=shape[0], streams=shape[1])
+    for algorithm in h.algorithms():
+        first = schedule_bytes(h.schedule(make(), platform, algorithm))
+        graph = make()
+        second = schedule_bytes(h.schedule(graph, platform, algorithm))
+        third = schedule_bytes(h.schedule(graph, platform, algorithm))  # warm caches on the graph
+        assert first == second == third, algorithm
+
+
+def test_cpsat_fixed_seed_one_worker():
+    pytest.importorskip("ortools")
+    try:
+        import hios_opt.exact as ex
+    except ImportError:
+        pytest.skip("hios_opt.exact is not written yet")
+    graph = generators.random_layered(9, 16, 3, ccr=0.5, seed=2)
+    platform = Platform(gpus=2, streams=2)
+    runs = [ex.solve(graph, platform, solver="cpsat", time_limit=30, workers=1, seed=0) for _ in range(2)]
+    assert all(r.status == "optimal" for r in runs), [r.status for r in runs]
+    assert schedule_bytes(runs[0].schedule) == schedule_bytes(runs[1].schedule)
+
+
+def test_same_bytes_across_hash_seeds():
+    """Fresh interpreters with different string hash seeds agree with this one."""
+    script = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tests.test_determinism import digests; "
+              "print(json.dumps(digests()))")
+    here = digests()
+    for hash_seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run([sys.executable, "-c", script, str(ROOT)], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+        differ = sorted(k for k in here if theirs.get(k) != here[k])
+        assert not differ, f"PYTHONHASHSEED={hash_seed} changes: {differ}"
+
+
+# ---------------------------------------------------------- graph files
+def save_load_save(graph: OpGraph, folder: Path) -> None:
+    first, second = folder / "first.json", folder / "second.json"
+    graph.save(first)
+    OpGraph.load(first).save(second)
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("make", [*generators.NAMED.values(),
+                                  lambda: generators.random_layered(300, 900, 12, 2.0, 3)],
+                         ids=[*generators.NAMED, "layered-300"])
+def test_graph_save_load_save(make, tmp_path):
+    save_load_save(make(), tmp_path)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=odd_graphs(max_nodes=10))
+def test_odd_graph_save_load_save(graph, tmp_path):
+    save_load_save(graph, tmp_path)
