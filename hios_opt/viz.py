@@ -15,7 +15,7 @@ from .errors import OptionError
 from .evaluate import Timeline
 from .graph import OpGraph
 
-__all__ = ["gantt", "gantt_grid", "draw_graph", "save_figure"]
+__all__ = ["gantt", "gantt_grid", "draw_graph", "save_figure", "check_figure_path", "FIGURE_FORMATS"]
 
 
 def _pyplot() -> Any:
@@ -142,6 +142,18 @@ def draw_graph(graph: OpGraph, ax: Any = None, *, timeline: Timeline | None = No
     return ax
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def check_figure_path(path: str | os.PathLike[str]) -> str:
+    """The picture format a file name asks for; raises :class:`OptionError`
+    for any other suffix (so a command can refuse before it writes anything)."""
+    fmt = Path(path).suffix.lstrip(".").lower()
+    if fmt not in FIGURE_FORMATS:
+        raise OptionError(f"cannot write a picture to {str(path)!r}: use a .png, .svg or .pdf file name")
+    return fmt
+
+
 def save_figure(fig_or_ax: Any, path: str | os.PathLike[str]) -> Path:
     """Save a figure (PNG, SVG or PDF by suffix) atomically, then close it."""
     from ._io import write_bytes_atomic
@@ -149,9 +161,7 @@ def save_figure(fig_or_ax: Any, path: str | os.PathLike[str]) -> Path:
     import io
 
     path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in {"png", "svg", "pdf"}:
-        raise OptionError(f"cannot write a picture to {str(path)!r}: use a .png, .svg or .pdf file name")
+    fmt = check_figure_path(path)
     fig = fig_or_ax.figure if hasattr(fig_or_ax, "figure") and not hasattr(fig_or_ax, "savefig") else fig_or_ax
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=120, bbox_inches="tight")

@@ -80,6 +80,10 @@ def _algorithm_options(args: argparse.Namespace, algorithm: str) -> dict:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from ..heuristics import schedule
 
+    if args.gantt:
+        from ..viz import check_figure_path
+
+        check_figure_path(args.gantt)  # refuse before anything is written
     graph = load_graph(args.graph)
     platform = platform_from_args(args)
     model = cost_model_from_args(args)

@@ -1,0 +1,246 @@
+"""Exact solvers: published optima reached and proven, and the reach table.
+
+Two parts, each printed and written to ``benchmarks/results/``:
+
+1. **Public instances** (``exact_public*.csv``): CP-SAT (and the MILP on a
+   sample) on the public benchmarks with known optima (streams = 1, unit
+   utilization: exactly ``P | prec, c_ij | Cmax``): Sinnen's optimal
+   schedules (GXL, 10 / 21 / 30 tasks) and Kasahara STG (50 / 100 tasks, no
+   communication). For each case: the optimum reached? proven? in what time?
+2. **Reach** (``exact_reach*.csv``): the paper's random layered graphs
+   (:func:`hios_opt.generators.random_layered`, ``edges = 2 * ops``,
+   ``layers = max(2, ops // 6)``, CCR 0.5, default latency and utilization
+   ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
+   gap at the time limit, for both models.
+
+``exact_summary*.md`` aggregates both. The full run takes hours on a shared
+2-core machine, so it samples: every instance is listed in the CSV with the
+exact limits used, and the summary says what was run. ``--quick`` (< 2 min)
+runs a small sample of each part and writes ``*_quick`` files.
+
+Wall times on a shared machine are noisy; the CSV also has CP-SAT's
+deterministic time (``det_time``), which does not depend on the load.
+
+Usage::
+
+    python benchmarks/bench_exact.py --quick
+    python benchmarks/bench_exact.py --data /work/shared/exact_benchmarks --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from hios_opt import Platform, generators
+from hios_opt.errors import HiosError
+from hios_opt.exact import solve
+from hios_opt.exact.benchmarks import BenchmarkInstance, load_directory
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DEFAULT_DATA = Path("/work/shared/exact_benchmarks")
+BUNDLED_DATA = HERE.parent / "tests" / "data" / "exact"
+
+PUBLIC_FIELDS = ["dataset", "name", "processors", "n_ops", "solver", "time_limit_s", "optimum", "table_status",
+                 "makespan", "lower_bound", "status", "reached", "proven", "wall_s", "det_time"]
+REACH_FIELDS = ["solver", "ops", "gpus", "streams", "seed", "time_limit_s", "status", "makespan", "lower_bound",
+                "gap", "wall_s", "det_time", "warm_start", "warm_start_makespan", "candidates"]
+
+
+def every_kth(items: list, count: int) -> list:
+    """``count`` items spread evenly over ``items`` (deterministic)."""
+    if count >= len(items):
+        return list(items)
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+def public_plan(instances: list[BenchmarkInstance], quick: bool) -> list[tuple[str, BenchmarkInstance, str, float]]:
+    """(dataset label, instance, solver, time limit) to run."""
+    def group(prefix: str, n_ops: int | None = None) -> list[BenchmarkInstance]:
+        return sorted((i for i in instances if i.name.startswith(prefix) and i.optimum is not None
+                       and (n_ops is None or i.graph.n_ops == n_ops)), key=lambda i: (i.name, i.processors))
+
+    sinnen10, sinnen21, sinnen30 = group("sinnen/", 10), group("sinnen/", 21), group("sinnen/", 30)
+    stg50, stg100 = group("stg50/"), group("stg100/")
+    if quick:
+        plan = [("sinnen10", i, "cpsat", 10.0) for i in every_kth(sinnen10, 30)]
+        plan += [("sinnen21", i, "cpsat", 5.0) for i in every_kth(sinnen21, 6)]
+        plan += [("stg50", i, "cpsat", 5.0) for i in every_kth(stg50, 8)]
+        plan += [("sinnen10", i, "milp", 5.0) for i in every_kth(sinnen10, 6)]
+        return plan
+    plan = [("sinnen10", i, "cpsat", 15.0) for i in sinnen10]
+    plan += [("sinnen21", i, "cpsat", 15.0) for i in every_kth(sinnen21, 40)]
+    plan += [("sinnen30", i, "cpsat", 15.0) for i in every_kth(sinnen30, 24)]
+    plan += [("stg50", i, "cpsat", 10.0) for i in every_kth(stg50, 40)]
+    plan += [("stg100", i, "cpsat", 10.0) for i in every_kth(stg100, 20)]
+    plan += [("sinnen10", i, "milp", 30.0) for i in every_kth(sinnen10, 30)]
+    return plan
+
+
+def run_public(plan, workers: int) -> list[dict]:
+    rows = []
+    for label, inst, solver, limit in plan:
+        t0 = time.monotonic()
+        try:
+            r = solve(inst.graph, inst.platform, solver, time_limit=limit, workers=workers,
+                      resolution_ms=1.0 if solver == "cpsat" else 0.001)
+        except HiosError as exc:
+            print(f"  {inst.name} P={inst.processors} {solver}: {exc}", file=sys.stderr)
+            continue
+        wall = time.monotonic() - t0
+        reached = r.makespan_ms is not None and abs(r.makespan_ms - inst.optimum) <= 1e-6
+        if r.makespan_ms is not None and r.makespan_ms < inst.optimum - 1e-6:
+            raise AssertionError(f"{inst}: {solver} found {r.makespan_ms} below the published optimum")
+        if r.lower_bound_ms > inst.optimum + 1e-6:
+            raise AssertionError(f"{inst}: {solver} bound {r.lower_bound_ms} above the published optimum")
+        rows.append({
+            "dataset": label, "name": inst.name, "processors": inst.processors, "n_ops": inst.graph.n_ops,
+            "solver": solver, "time_limit_s": limit, "optimum": inst.optimum, "table_status": inst.status,
+            "makespan": r.makespan_ms, "lower_bound": r.lower_bound_ms, "status": r.status,
+            "reached": reached, "proven": reached and r.status == "optimal", "wall_s": round(wall, 3),
+            "det_time": _det(r),
+        })
+        mark = "proven" if rows[-1]["proven"] else ("reached" if reached else f"{r.makespan_ms:g}")
+        print(f"  {label:9s} {inst.name[:60]:60s} P={inst.processors:<2d} {solver:5s} opt={inst.optimum:g} "
+              f"{mark:8s} {wall:6.2f} s", flush=True)
+    return rows
+
+
+def _det(result) -> float | None:
+    value = result.stats.get("deterministic_time")
+    return None if value is None else round(value, 3)
+
+
+def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, float]]:
+    """(solver, ops, gpus, streams, seed, time limit)."""
+    if quick:
+        cp = [(10, 2, 2), (20, 2, 1), (20, 2, 2)]
+        mi = [(10, 2, 1), (10, 2, 2)]
+        return ([("cpsat", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
+                + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)])
+    cp = [(10, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
+          (100, 4, 4)]
+    mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
+    return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
+            + [("milp", n, k, s, seed, 60.0) for n, k, s in mi for seed in range(seeds)])
+
+
+def reach_graph(ops: int, seed: int):
+    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+
+
+def run_reach(plan, workers: int) -> list[dict]:
+    rows = []
+    for solver, ops, gpus, streams, seed, limit in plan:
+        g = reach_graph(ops, seed)
+        t0 = time.monotonic()
+        try:
+            r = solve(g, Platform(gpus=gpus, streams=streams), solver, time_limit=limit, workers=workers)
+        except HiosError as exc:
+            print(f"  {solver} {ops} ops K={gpus} S={streams} seed {seed}: {exc}", file=sys.stderr)
+            rows.append({"solver": solver, "ops": ops, "gpus": gpus, "streams": streams, "seed": seed,
+                         "time_limit_s": limit, "status": f"error: {type(exc).__name__}"})
+            continue
+        wall = time.monotonic() - t0
+        rows.append({
+            "solver": solver, "ops": ops, "gpus": gpus, "streams": streams, "seed": seed, "time_limit_s": limit,
+            "status": r.status, "makespan": r.makespan_ms, "lower_bound": r.lower_bound_ms,
+            "gap": None if r.gap is None else round(r.gap, 6), "wall_s": round(wall, 3), "det_time": _det(r),
+            "warm_start": r.warm_start, "warm_start_makespan": r.warm_start_makespan_ms,
+            "candidates": r.stats.get("candidates"),
+        })
+        gap = "-" if r.gap is None else f"{100 * r.gap:.2f}%"
+        print(f"  {solver:5s} {ops:3d} ops K={gpus} S={streams} seed {seed}: {r.status:8s} gap {gap:>7s} "
+              f"{wall:6.2f} s", flush=True)
+    return rows
+
+
+def write_csv(path: Path, fields: list[str], rows: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fields, lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: row.get(k) for k in fields})
+    tmp.replace(path)
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "-"
+
+
+def summarize(public: list[dict], reach: list[dict], data: Path, quick: bool, workers: int) -> str:
+    lines = [f"# Exact solvers: {'quick' if quick else 'full'} run", ""]
+    lines.append(f"Data: `{data}`; workers={workers}; CP-SAT time grid 1 ms on the public (integer) instances, "
+                 "1 µs on the random graphs. Wall times on a shared 2-core machine; `det_time` in the CSV is "
+                 "CP-SAT's load-independent deterministic time.")
+    lines += ["", "## Public instances (streams = 1: P|prec,c_ij|Cmax)", "",
+              "| set | solver | limit s | cases | optimum reached | proven optimal | median s (proven) | "
+              "max s (proven) |", "|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["dataset"], r["solver"], r["time_limit_s"]) for r in public})
+    for ds, solver, limit in keys:
+        group = [r for r in public if (r["dataset"], r["solver"], r["time_limit_s"]) == (ds, solver, limit)]
+        proven = [r["wall_s"] for r in group if r["proven"]]
+        lines.append(f"| {ds} | {solver} | {limit:g} | {len(group)} | {sum(r['reached'] for r in group)} | "
+                     f"{len(proven)} | {_median(proven)} | {max(proven) if proven else '-'} |")
+    lines += ["", "## Reach: random layered graphs (edges = 2 ops, CCR 0.5)", "",
+              "| solver | ops | K | S | seeds | proven | median s to prove | max s to prove | "
+              "median gap at limit | max gap | limit s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"]) for r in reach})
+    for solver, ops, k, s, limit in keys:
+        group = [r for r in reach if (r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"])
+                 == (solver, ops, k, s, limit)]
+        proven = [r["wall_s"] for r in group if r.get("status") == "optimal"]
+        open_gaps = [r["gap"] for r in group if r.get("status") == "feasible" and r.get("gap") is not None]
+        gaps = f"{100 * statistics.median(open_gaps):.2f}%" if open_gaps else "-"
+        worst = f"{100 * max(open_gaps):.2f}%" if open_gaps else "-"
+        lines.append(f"| {solver} | {ops} | {k} | {s} | {len(group)} | {len(proven)} | {_median(proven)} | "
+                     f"{max(proven) if proven else '-'} | {gaps} | {worst} | {limit:g} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sample, under two minutes")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"public instances folder (default {DEFAULT_DATA}, else the bundled test subset)")
+    parser.add_argument("--seeds", type=int, default=5, help="random graphs per reach row (default 5)")
+    parser.add_argument("--workers", type=int, default=2, help="solver threads (default 2)")
+    parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach")
+    parser.add_argument("--solvers", default="cpsat,milp", help="comma-separated: cpsat, milp")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    args = parser.parse_args(argv)
+    data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
+    parts = set(args.parts.split(","))
+    solvers = set(args.solvers.split(","))
+    suffix = ("_quick" if args.quick else "") + ("" if solvers >= {"cpsat", "milp"} else "_" + "_".join(sorted(solvers)))
+    t0 = time.monotonic()
+    public: list[dict] = []
+    reach: list[dict] = []
+    if "public" in parts:
+        print(f"public instances from {data}")
+        plan = [p for p in public_plan(load_directory(data), args.quick) if p[2] in solvers]
+        public = run_public(plan, args.workers)
+        write_csv(args.out / f"exact_public{suffix}.csv", PUBLIC_FIELDS, public)
+    if "reach" in parts:
+        print("reach table")
+        reach = run_reach([p for p in reach_plan(args.quick, args.seeds) if p[0] in solvers], args.workers)
+        write_csv(args.out / f"exact_reach{suffix}.csv", REACH_FIELDS, reach)
+    summary = summarize(public, reach, data, args.quick, args.workers)
+    summary += f"\nTotal wall time: {time.monotonic() - t0:.0f} s.\n"
+    (args.out / f"exact_summary{suffix}.md").write_text(summary)
+    print()
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""``hios-opt solve``: the exact CP-SAT / MILP optimum, or a proven bound and gap.
+
+The solvers are imported only when the command runs, so building the parser
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import (
+    add_graph_argument,
+    add_platform_arguments,
+    cost_model_from_args,
+    emit_json,
+    finite_float,
+    load_graph,
+    platform_from_args,
+    positive_int,
+)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "solve", help="exact schedule (CP-SAT or MILP): optimum, or best schedule with proven bound and gap",
+        description="Solve the scheduling problem exactly with CP-SAT (default) or a MILP, within a time "
+                    "limit. Prints the status (optimal / feasible / unknown), the makespan, the proven lower "
+                    "bound and the gap. Ctrl-C stops the search and keeps the best schedule so far.",
+    )
+    add_graph_argument(p)
+    add_platform_arguments(p)
+    p.add_argument("--solver", default="cpsat", metavar="NAME",
+                   help="cpsat (default), milp (PuLP + CBC), or milp:NAME for another PuLP solver")
+    p.add_argument("--time-limit", "-t", type=finite_float, default=60.0, metavar="SEC",
+                   help="time limit in seconds (default 60)")
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                   help="solver threads (default: all cores)")
+    p.add_argument("--seed", type=_seed, default=0, help="solver random seed (default 0)")
+    p.add_argument("--warm-start", default="auto", metavar="NAME",
+                   help="auto (best heuristic, default), none, or a heuristic name (hios-lp, heft ...)")
+    p.add_argument("--resolution", type=finite_float, default=0.001, metavar="MS",
+                   help="CP-SAT time grid in ms (default 0.001)")
+    p.add_argument("--log", action="store_true", help="show the solver's log")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
+    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_solve)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from ..evaluate import evaluate
+    from ..exact import solve
+
+    if args.gantt:
+        from ..viz import check_figure_path
+
+        check_figure_path(args.gantt)  # refuse before solving or writing anything
+    graph = load_graph(args.graph)
+    platform = platform_from_args(args)
+    model = cost_model_from_args(args)
+    warm = None if args.warm_start.lower() == "none" else args.warm_start
+    result = solve(graph, platform, args.solver, time_limit=args.time_limit, workers=args.workers,
+                   seed=args.seed, warm_start=warm, cost_model=model, log=args.log,
+                   resolution_ms=args.resolution)
+    if args.output and result.schedule is not None:
+        result.schedule.save(args.output)
+    if args.gantt and result.schedule is not None:
+        from ..viz import gantt, save_figure
+
+        save_figure(gantt(evaluate(graph, platform, result.schedule, model),
+                          title=f"{graph.name}: {result.solver} ({result.status})"), args.gantt)
+    if args.json:
+        out = result.to_dict()
+        out.update(graph=graph.name, gpus=platform.gpus, streams=platform.streams, output=args.output,
+                   gantt=args.gantt)
+        emit_json(out)
+        return 0
+    gap = "-" if result.gap is None else f"{100 * result.gap:.3f}%"
+    span = "-" if result.makespan_ms is None else f"{result.makespan_ms:.6g} ms"
+    print(f"status       {result.status}{'  (interrupted)' if result.interrupted else ''}")
+    print(f"makespan     {span}")
+    print(f"lower bound  {result.lower_bound_ms:.6g} ms")
+    print(f"gap          {gap}")
+    print(f"solver       {result.solver} ({result.solver_status}), {result.wall_time_s:.2f} s, "
+          f"{platform.gpus} GPU(s) x {platform.streams} stream(s)")
+    if result.warm_start is not None:
+        print(f"warm start   {result.warm_start}: {result.warm_start_makespan_ms:.6g} ms")
+    if args.output and result.schedule is not None:
+        print(f"wrote {args.output}")
+    if args.gantt and result.schedule is not None:
+        print(f"wrote {args.gantt}")
+    return 0

@@ -1,0 +1,233 @@
+"""Exact schedules: CP-SAT and MILP models that give the optimum or a proven bound.
+
+Both models solve exactly the problem of DESIGN.md section 1 (placement,
+stage grouping, order, cross-GPU delays; objective: makespan). They take a
+time limit and a warm start, and return a :class:`SolveResult` with the
+status, the best schedule (judged by :func:`hios_opt.evaluate`), the proven
+lower bound and the gap.
+
+>>> import hios_opt as ho
+>>> r = ho.solve(ho.generators.diamond(), ho.Platform(gpus=2, streams=2), time_limit=10, workers=1)
+>>> r.status, r.makespan_ms, r.lower_bound_ms      # b on GPU 1: a(1) + c(3) + d(1)
+('optimal', 5.0, 5.0)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from ..costs import StageModel
+from ..errors import AlgorithmError, HiosError, OptionError
+from ..evaluate import evaluate
+from ..graph import OpGraph
+from ..platform import Platform
+from ..schedules import Schedule
+from .candidates import Candidates, count_candidates, stage_candidates
+from .result import SolveResult, finish
+
+__all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_candidates", "count_candidates",
+           "Candidates", "MAX_INTERVALS"]
+
+#: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
+SOLVERS = ("cpsat", "milp")
+
+#: Largest number of (candidate, GPU) pairs a CP-SAT model may have.
+MAX_INTERVALS = 400_000
+
+#: Heuristics tried by ``warm_start="auto"``, when :mod:`hios_opt.heuristics` exists.
+WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp")
+
+
+def _sequential(graph: OpGraph, platform: Platform) -> Schedule:
+    return Schedule.sequential(graph.topological_order(), gpus=platform.gpus, streams=platform.streams,
+                               algorithm="sequential", graph_name=graph.name)
+
+
+def _heuristic(graph: OpGraph, platform: Platform, name: str, cost_model: StageModel | None) -> Schedule:
+    from ..heuristics import schedule
+
+    return schedule(graph, platform, name, cost_model=cost_model)
+
+
+def warm_start_schedule(
+    graph: OpGraph,
+    platform: Platform,
+    warm_start: str | Schedule | None = "auto",
+    cost_model: StageModel | None = None,
+) -> Schedule | None:
+    """The schedule :func:`solve` starts from.
+
+    ``"auto"``: the shortest of the heuristics in :data:`WARM_ALGORITHMS`
+    (:func:`hios_opt.heuristics.schedule`), or the sequential schedule when
+    that module is not available; a heuristic name: that heuristic; a
+    :class:`Schedule`: itself, validated; ``None``: no warm start.
+
+    >>> from hios_opt import generators, Platform
+    >>> s = warm_start_schedule(generators.chain(3), Platform(gpus=2))
+    >>> s.algorithm in WARM_ALGORITHMS
+    True
+    """
+    if warm_start is None:
+        return None
+    if isinstance(warm_start, Schedule):
+        evaluate(graph, platform, warm_start, cost_model)  # raises on an invalid schedule
+        return warm_start
+    if not isinstance(warm_start, str):
+        raise OptionError(f"warm_start must be 'auto', a heuristic name, a Schedule or None, got {warm_start!r:.60}")
+    try:
+        import hios_opt.heuristics  # noqa: F401
+        have_heuristics = True
+    except ImportError:
+        have_heuristics = False
+    if warm_start != "auto":
+        if warm_start == "sequential" and not have_heuristics:
+            return _sequential(graph, platform)
+        if not have_heuristics:
+            raise AlgorithmError(f"warm start {warm_start!r} needs hios_opt.heuristics, which is not available; "
+                                 "use 'auto', 'sequential', a Schedule or None")
+        return _heuristic(graph, platform, warm_start, cost_model)
+    best, best_span = _sequential(graph, platform), math.inf
+    best_span = evaluate(graph, platform, best, cost_model).makespan
+    if have_heuristics:
+        for name in WARM_ALGORITHMS:
+            try:
+                sched = _heuristic(graph, platform, name, cost_model)
+                span = evaluate(graph, platform, sched, cost_model).makespan
+            except HiosError:
+                continue
+            if span < best_span:
+                best, best_span = sched, span
+    return best
+
+
+def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
+    if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
+        raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', or 'milp:NAME' "
+                             "with a PuLP solver name such as 'milp:PULP_CBC_CMD'")
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or math.isnan(time_limit) or time_limit <= 0):
+        raise OptionError(f"time_limit must be a number of seconds > 0 (or None for no limit), got {time_limit!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise OptionError(f"seed must be an integer >= 0, got {seed!r}")
+    if (isinstance(resolution_ms, bool) or not isinstance(resolution_ms, (int, float))
+            or not math.isfinite(resolution_ms) or resolution_ms <= 0):
+        raise OptionError(f"resolution_ms must be a finite number > 0, got {resolution_ms!r}")
+
+
+def solve(
+    graph: OpGraph,
+    platform: Platform,
+    solver: str = "cpsat",
+    *,
+    time_limit: float | None = 60.0,
+    workers: int | None = None,
+    seed: int = 0,
+    warm_start: str | Schedule | None = "auto",
+    cost_model: StageModel | None = None,
+    log: bool = False,
+    resolution_ms: float = 0.001,
+) -> SolveResult:
+    """Solve the scheduling problem exactly, or as far as the time limit allows.
+
+    Parameters
+    ----------
+    graph, platform
+        The problem (DESIGN.md section 1).
+    solver : str
+        ``"cpsat"`` (OR-Tools CP-SAT, :mod:`hios_opt.exact.cpsat`), ``"milp"``
+        (PuLP with CBC, :mod:`hios_opt.exact.milp`) or ``"milp:NAME"`` for
+        another PuLP solver (``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...).
+    time_limit : float or None
+        Seconds for the whole call (warm start and model building included);
+        ``None``: no limit. On expiry the best schedule so far is returned with
+        status ``"feasible"`` (or ``"unknown"`` when there is none).
+    workers : int, optional
+        Search threads (CP-SAT) or threads (CBC); default: all cores.
+    seed : int
+        Random seed of the solver.
+    warm_start : "auto", heuristic name, Schedule or None
+        Start from this schedule (see :func:`warm_start_schedule`); its
+        makespan bounds the search from above.
+    cost_model : StageModel, optional
+        Stage-latency model (default: measured table, analytic fallback).
+    log : bool
+        Print the solver's log.
+    resolution_ms : float
+        CP-SAT time grid (default 1 µs); durations and delays are rounded
+        down to it, so the proven bound holds for the real problem.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    AlgorithmError
+        Unknown solver name.
+    OptionError
+        An option out of range (``time_limit <= 0`` ...).
+    SolverError
+        The solver is not installed or failed.
+    ProblemTooLargeError
+        The model would not fit (the message says how large and what to change).
+    KeyboardInterrupt is not raised: Ctrl-C ends the search and the best
+    schedule so far is returned (``interrupted=True``).
+
+    Examples
+    --------
+    >>> import hios_opt as ho
+    >>> g = ho.generators.fork_join(2, comm_ms=0.5)   # branch 1 and join on GPU 1: 1 + 0.5 + 4 + 1
+    >>> r = solve(g, ho.Platform(gpus=2), time_limit=10, workers=1)
+    >>> r.status, r.makespan_ms, r.gap
+    ('optimal', 6.5, 0.0)
+    >>> r.schedule.lower_bound_ms
+    6.5
+    """
+    started = time.monotonic()
+    _check_options(solver, time_limit, workers, seed, resolution_ms)
+    if cost_model is not None and not isinstance(cost_model, StageModel):
+        raise OptionError(f"cost_model must be a StageModel, got {type(cost_model).__name__}")
+    deadline = started + (time_limit if time_limit is not None else 1e9)
+    if solver == "cpsat":
+        from .cpsat import solve_cpsat, uniform_links
+
+        cands = stage_candidates(graph, platform.streams, cost_model)
+        gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+        if len(cands) * gpus > MAX_INTERVALS:
+            from ..errors import ProblemTooLargeError
+
+            raise ProblemTooLargeError(
+                f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x {gpus} "
+                f"GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use streams=1, "
+                "fewer GPUs or a smaller graph"
+            )
+        warm = warm_start_schedule(graph, platform, warm_start, cost_model)
+        try:
+            return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
+                               time_limit=time_limit, workers=workers, seed=seed, log=log,
+                               resolution_ms=float(resolution_ms), cost_model=cost_model)
+        except KeyboardInterrupt:
+            return _interrupted(graph, platform, cost_model, "cpsat", warm, started, time_limit)
+    from .milp import check_size, pulp_solver, solve_milp
+
+    backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else "PULP_CBC_CMD")
+    cands = stage_candidates(graph, platform.streams, cost_model)
+    check_size(graph, platform, cands)
+    warm = warm_start_schedule(graph, platform, warm_start, cost_model)
+    try:
+        return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
+                          time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
+    except KeyboardInterrupt:
+        return _interrupted(graph, platform, cost_model, f"milp:{backend}", warm, started, time_limit)
+
+
+def _interrupted(graph: OpGraph, platform: Platform, cost_model: StageModel | None, solver: str,
+                 warm: Schedule | None, started: float, time_limit: float | None) -> SolveResult:
+    """The result of a solve cut short by Ctrl-C before the solver ran."""
+    return finish(graph, platform, cost_model, solver=solver, solver_status="INTERRUPTED", schedules=[warm],
+                  solver_bound_ms=None, warm=warm, wall_time_s=time.monotonic() - started, interrupted=True,
+                  time_limit_s=time_limit)

@@ -1,0 +1,469 @@
+"""The MILP model of DESIGN.md section 1, with PuLP (CBC by default).
+
+The same problem as :mod:`hios_opt.exact.cpsat`, in continuous time (ms, no
+time grid), with big-M disjunctions instead of intervals.
+
+Variables
+
+- ``x[c, k]`` binary: candidate ``c`` is a stage on GPU ``k``;
+  ``z[c] = Σ_k x[c, k]``, ``y[v, k] = Σ_{c ∋ v} x[c, k]``;
+- ``T[v] >= 0``: start of op ``v``'s stage;
+  ``E[v] = T[v] + Σ_{c ∋ v} L(c) z[c]``: its end;
+- for each *independent* pair ``{u, v}`` (no path between them):
+  ``q[u, v]`` binary (same GPU), ``o[u, v]`` and ``o[v, u]`` binary (same GPU,
+  different stages, ``u``'s first / ``v``'s first);
+  ``s[u, v] = Σ_{c ⊇ {u, v}} z[c]`` (same stage);
+- for each edge: ``same[e]`` binary (producer and consumer on one GPU);
+- ``Cmax``, minimised.
+
+Constraints
+
+- *cover*: ``Σ_{c ∋ v} z[c] = 1``;
+- *same GPU* (independent pairs): ``q >= y[u, k] + y[v, k] - 1`` for every ``k``;
+- *no overlap* on one GPU unless in one stage: ``o[u, v] + o[v, u] = q - s``,
+  ``E[u] <= T[v] + M (1 - o[u, v])`` and ``E[v] <= T[u] + M' (1 - o[v, u])``;
+- *stage*: ``|T[u] - T[v]| <= M'' (1 - s)``;
+- *precedence*, edge ``u -> v`` with delay ``c``: ``T[v] >= E[u]`` and
+  ``T[v] >= E[u] + c (1 - same)``, with ``same <= 1 - y[u, k] + y[v, k]``
+  (``same`` can be 1 only when both ops share a GPU); with a link matrix,
+  ``T[v] >= E[u] + c(a, b) (y[u, a] + y[v, b] - 1)`` for every pair ``a != b``;
+- *makespan*: ``Cmax >= E[v]`` for every sink, ``Cmax <= UB``;
+- *symmetry* (uniform link): ``y[v, k] <= Σ_{u before v} y[u, k - 1]`` in
+  topological order (see :mod:`hios_opt.exact.cpsat` for why it is valid);
+- redundant, for the LP bound: ``used[k] >= y[v, k]`` and
+  ``Cmax >= Σ_c L(c) x[c, k] + a (used[k] - Σ_sources y) + b (used[k] - Σ_sinks y)``
+  per GPU (busy time plus forced idle), ``Cmax >=``
+  :func:`hios_opt.exact.cpsat.load_bound` and
+  :func:`hios_opt.bounds.lower_bound`.
+
+Big-M values come from the upper bound ``UB``, the warm start's makespan (or
+the sequential makespan): with ``Cmax <= UB`` every ``T[v]`` lies in
+``[head(v), UB - tail(v)]`` (longest paths of minimal stage durations before
+and after ``v``), so ``M = max E[u] - min T[v] = UB - tail(u) + dmin(u) - head(v)``
+is the smallest value that makes a relaxed disjunction inactive.
+
+When every latency and delay is a multiple of a step ``g >= 1 µs`` (integer
+weights), the optimal makespan is one too (a semi-active schedule's times are
+sums of data), so CBC stops once its bound is within ``g`` of the incumbent
+(``gapAbs``) and the bound is rounded up to the grid.
+
+The bound is the solver's best bound (CBC: read from its log), valid up to
+the solver's numerical tolerances (CBC: integrality 1e-7, with big-M
+coefficients of the order of ``UB``); ``tolerance_ms`` allows ``1e-6 * UB``.
+CBC 2.10 may crash when its time limit expires while it reads a MIP start;
+the warm start is then returned (``solver_status="SOLVER_FAILED"``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from typing import Any
+
+from ..bounds import lower_bound
+from ..costs import StageModel
+from ..errors import AlgorithmError, ProblemTooLargeError, SolverError
+from ..evaluate import edge_comm, evaluate
+from ..graph import OpGraph
+from ..platform import Platform
+from ..schedules import Schedule, Stage
+from .candidates import Candidates
+from .cpsat import _grid_data, _ramps, load_bound, relabel_gpus, stages_in_order, uniform_links
+from .result import SolveResult, finish
+
+__all__ = ["solve_milp", "pulp_solver", "check_size", "MAX_VARIABLES", "ALIASES"]
+
+#: Largest number of MILP variables :func:`check_size` lets through.
+MAX_VARIABLES = 200_000
+
+# Time grid (ms) on which the redundant load bound is computed, rounding down.
+_FINE_MS = 1e-6
+
+#: Short names of PuLP solvers.
+ALIASES = {
+    "cbc": "PULP_CBC_CMD", "glpk": "GLPK_CMD", "highs": "HiGHS_CMD", "gurobi": "GUROBI_CMD",
+    "cplex": "CPLEX_CMD", "scip": "SCIP_CMD", "xpress": "XPRESS", "copt": "COPT_CMD", "mosek": "MOSEK",
+}
+
+
+def pulp_solver(name: str) -> str:
+    """Check that the PuLP solver ``name`` (or an alias from :data:`ALIASES`)
+    exists and is available; return its PuLP name.
+
+    >>> pulp_solver("cbc")
+    'PULP_CBC_CMD'
+    """
+    try:
+        import pulp
+    except ImportError as exc:  # pragma: no cover - pulp is a dependency
+        raise SolverError(f"PuLP is not installed ({exc}); pip install pulp") from None
+    known = {s.lower(): s for s in pulp.listSolvers()}
+    wanted = ALIASES.get(name.lower(), name)
+    real = known.get(wanted.lower())
+    if real is None:
+        raise AlgorithmError(f"unknown MILP solver {name!r}; PuLP knows: {', '.join(sorted(known.values()))}")
+    if real not in pulp.listSolvers(onlyAvailable=True):
+        raise SolverError(f"MILP solver {real} is not available on this machine (not installed or no licence); "
+                          f"available: {', '.join(pulp.listSolvers(onlyAvailable=True)) or 'none'}")
+    return real
+
+
+def _independent_pairs(graph: OpGraph) -> list[tuple[int, int]]:
+    desc = graph.descendants_bits
+    n = graph.n_ops
+    return [(u, v) for u in range(n) for v in range(u + 1, n) if not (desc[u] >> v) & 1 and not (desc[v] >> u) & 1]
+
+
+def check_size(graph: OpGraph, platform: Platform, cands: Candidates) -> int:
+    """Estimated number of MILP variables; raises :class:`ProblemTooLargeError`
+    above :data:`MAX_VARIABLES`."""
+    gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+    n = graph.n_ops
+    pairs = n * (n - 1) // 2
+    estimate = len(cands) * gpus + 2 * pairs + graph.n_edges + n + 1
+    if estimate > MAX_VARIABLES:
+        raise ProblemTooLargeError(
+            f"the MILP model of graph {graph.name!r} would have about {estimate:,} variables "
+            f"(limit {MAX_VARIABLES:,}); use the CP-SAT solver, streams=1 or a smaller graph"
+        )
+    return estimate
+
+
+def _parse_cbc_log(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, pattern in (("result", r"^Result - (.+)$"), ("objective", r"^Objective value:\s+(\S+)"),
+                         ("bound", r"^Lower bound:\s+(\S+)"), ("nodes", r"^Enumerated nodes:\s+(\d+)"),
+                         ("iterations", r"^Total iterations:\s+(\d+)")):
+        found = re.findall(pattern, text, flags=re.MULTILINE)
+        if found:
+            value = found[-1].strip()
+            try:
+                out[key] = int(value) if key in ("nodes", "iterations") else (
+                    value if key == "result" else float(value))
+            except ValueError:
+                pass
+    return out
+
+
+def solve_milp(
+    graph: OpGraph,
+    platform: Platform,
+    cands: Candidates,
+    backend: str,
+    *,
+    warm: Schedule | None,
+    deadline: float,
+    started: float,
+    time_limit: float | None,
+    workers: int | None = None,
+    seed: int = 0,
+    log: bool = False,
+    cost_model: StageModel | None = None,
+) -> SolveResult:
+    """Build and solve the MILP; see the module docstring.
+
+    Use :func:`hios_opt.exact.solve`, which validates the options, builds the
+    candidates and the warm start, and calls this.
+    """
+    import pulp
+
+    n, K = graph.n_ops, (min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus)
+    uniform = uniform_links(graph, platform)
+    lat = cands.latency_ms
+    has_multi = [len(cands.by_op[v]) > 1 for v in range(n)]
+    dmin = [min(lat[c] for c in cands.by_op[v]) for v in range(n)]
+    head = [0.0] * n
+    for v in graph.topo:
+        head[v] = max((head[u] + dmin[u] for u in graph.pred[v]), default=0.0)
+    tail = [0.0] * n
+    for u in reversed(graph.topo):
+        tail[u] = dmin[u] + max((tail[w] for w in graph.succ[u]), default=0.0)
+
+    if warm is not None and uniform:
+        warm = relabel_gpus(graph, warm)
+    warm_split = _split_to_candidates(graph, cands, warm) if warm is not None else None
+    if warm_split is not None and max(st.gpu for st in warm_split.stages) >= K:
+        warm_split = None
+    ub = math.fsum(graph.latency)
+    warm_timeline = None
+    if warm_split is not None:
+        warm_timeline = evaluate(graph, platform, warm_split, cost_model)
+        ub = min(ub, warm_timeline.makespan)
+    ub = ub * (1 + 1e-9) + 1e-9  # float slack: the warm start must stay feasible
+
+    prob = pulp.LpProblem("hios_exact", pulp.LpMinimize)
+    # -- variables
+    T = [pulp.LpVariable(f"T{v}", lowBound=head[v], upBound=max(head[v], ub - tail[v])) for v in range(n)]
+    x: list[list[Any]] = []
+    for c, ops in enumerate(cands.ops):
+        if K == 1 and len(ops) == 1 and not has_multi[ops[0]]:
+            x.append([1])
+        else:
+            x.append([pulp.LpVariable(f"x{c}_{k}", cat="Binary") for k in range(K)])
+    z = [pulp.lpSum(xs) for xs in x]
+    y = [[pulp.lpSum(x[c][k] for c in cands.by_op[v]) for k in range(K)] for v in range(n)]
+    E = [T[v] + pulp.lpSum(lat[c] * z[c] for c in cands.by_op[v]) for v in range(n)]
+    fine = _grid_data(graph, platform, cands, _FINE_MS)
+    ramp_in, ramp_out = (a * fine.unit_ms for a in _ramps(graph, fine))
+    lower = load_bound(graph, cands, fine, min(2.0, 0.1 * max(0.0, deadline - time.monotonic())),
+                       math.floor(ub / fine.unit_ms)) * fine.unit_ms
+    lower = min(ub, max(lower, max(head[v] + tail[v] for v in range(n)), lower_bound(graph, platform, cost_model)))
+    # All data on a grid of `step` ms: so is the optimal (semi-active)
+    # makespan, and any bound may be rounded up to the grid.
+    step = fine.unit_ms if fine.exact and fine.unit_ms >= 1e-3 else None
+    if step is not None:
+        lower = min(ub, math.ceil(lower / step - 1e-9) * step)
+    cmax = pulp.LpVariable("Cmax", lowBound=lower, upBound=ub)
+    prob += cmax
+
+    # -- cover
+    for v in range(n):
+        if has_multi[v] or K > 1:
+            prob += pulp.lpSum(z[c] for c in cands.by_op[v]) == 1, f"cover{v}"
+
+    # -- stage sequencing on one GPU (independent pairs)
+    together: dict[tuple[int, int], list[int]] = {}
+    for c, ops in enumerate(cands.ops):
+        for i, u in enumerate(ops):
+            for v in ops[i + 1:]:
+                together.setdefault((u, v), []).append(c)
+    pairs = _independent_pairs(graph)
+    q: dict[tuple[int, int], Any] = {}
+    o: dict[tuple[int, int], Any] = {}
+    for u, v in pairs:
+        if K > 1:
+            q[u, v] = pulp.LpVariable(f"q{u}_{v}", cat="Binary")
+            for k in range(K):
+                prob += q[u, v] >= y[u][k] + y[v][k] - 1
+            same_gpu = q[u, v]
+        else:
+            same_gpu = 1
+        # o[u, v] = 1: same GPU, different stages, u's first. Exactly one order
+        # holds for two ops that share a GPU but not a stage.
+        s = pulp.lpSum(z[c] for c in together.get((u, v), ()))
+        m_uv = max(0.0, ub - tail[u] + dmin[u] - head[v])
+        m_vu = max(0.0, ub - tail[v] + dmin[v] - head[u])
+        o[u, v] = pulp.LpVariable(f"o{u}_{v}", cat="Binary")
+        o[v, u] = pulp.LpVariable(f"o{v}_{u}", cat="Binary")
+        prob += o[u, v] + o[v, u] == same_gpu - s
+        prob += E[u] <= T[v] + m_uv * (1 - o[u, v])
+        prob += E[v] <= T[u] + m_vu * (1 - o[v, u])
+        if (u, v) in together:
+            span_u = max(0.0, ub - tail[u] - head[v])
+            span_v = max(0.0, ub - tail[v] - head[u])
+            prob += T[u] - T[v] <= span_u * (1 - s)
+            prob += T[v] - T[u] <= span_v * (1 - s)
+
+    # -- precedence with cross-GPU delays
+    comm = edge_comm(graph, platform) if uniform else None
+    same: dict[int, Any] = {}
+    for e in range(graph.n_edges):
+        u, v = graph.edge_src[e], graph.edge_dst[e]
+        prob += T[v] >= E[u]
+        if K == 1:
+            continue
+        if uniform:
+            if comm[e] > 0:
+                same[e] = pulp.LpVariable(f"same{e}", cat="Binary")
+                for k in range(K):
+                    prob += same[e] <= 1 - y[u][k] + y[v][k]
+                prob += T[v] >= E[u] + comm[e] * (1 - same[e])
+        else:
+            for a in range(K):
+                for b in range(K):
+                    delay = platform.comm_ms(graph, e, a, b)
+                    if a != b and delay > 0:
+                        prob += T[v] >= E[u] + delay * (y[u][a] + y[v][b] - 1)
+
+    # -- makespan, and redundant load constraints: each used GPU is busy at
+    # most Cmax minus its forced idle time (see cpsat.load_bound)
+    for v in range(n):
+        if not graph.succ[v]:
+            prob += cmax >= E[v]
+    sources = [v for v in range(n) if not graph.pred[v]]
+    sinks = [v for v in range(n) if not graph.succ[v]]
+    used: list[Any] = []
+    for k in range(K):
+        busy = pulp.lpSum(lat[c] * x[c][k] for c in range(len(cands)))
+        if K == 1:
+            prob += cmax >= busy
+            continue
+        used.append(pulp.LpVariable(f"used{k}", cat="Binary"))
+        for v in range(n):
+            prob += used[k] >= y[v][k]
+        prob += cmax >= busy + ramp_in * (used[k] - pulp.lpSum(y[v][k] for v in sources)) + ramp_out * (
+            used[k] - pulp.lpSum(y[v][k] for v in sinks))
+
+    # -- symmetry
+    if uniform and K > 1:
+        topo = graph.topo
+        prob += y[topo[0]][0] == 1
+        for i in range(1, n):
+            v = topo[i]
+            for k in range(1, K):
+                prob += y[v][k] <= pulp.lpSum(y[u][k - 1] for u in topo[:i])
+
+    n_vars = len(prob.variables())
+    n_cons = len(prob.constraints)
+
+    # -- warm start
+    if warm_split is not None and warm_timeline is not None:
+        _set_warm_values(graph, cands, warm_split, warm_timeline, T, x, q, o, same, used, cmax, K)
+
+    remaining = deadline - time.monotonic()
+    if time_limit is not None and remaining < 0.2 and warm is not None:
+        # Building the model used the time: answer with the warm start.
+        stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
+                 "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub}
+        return finish(graph, platform, cost_model, solver=f"milp:{backend}", solver_status="NOT_STARTED",
+                      schedules=[warm], solver_bound_ms=lower, stats=stats, warm=warm,
+                      wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
+    remaining = max(1.0, remaining)
+    log_fd, log_path = tempfile.mkstemp(prefix="hios_cbc_", suffix=".log")
+    os.close(log_fd)
+    kwargs: dict[str, Any] = {"msg": bool(log)}
+    if time_limit is not None:
+        kwargs["timeLimit"] = remaining
+    if workers is not None:
+        kwargs["threads"] = workers
+    if step is not None:
+        kwargs["gapAbs"] = 0.999 * step  # a bound within one step of the incumbent proves it
+    if backend == "PULP_CBC_CMD":
+        kwargs.update(logPath=log_path, warmStart=warm_split is not None,
+                      options=[f"randomCbcSeed {seed + 1}"])
+    elif warm_split is not None:
+        kwargs["warmStart"] = True
+    try:
+        solver = pulp.getSolver(backend, **kwargs)
+    except TypeError:
+        kwargs.pop("warmStart", None)
+        kwargs.pop("threads", None)
+        solver = pulp.getSolver(backend, **kwargs)
+    interrupted = False
+    failure: str | None = None
+    try:
+        prob.solve(solver)
+    except KeyboardInterrupt:
+        interrupted = True
+    except pulp.PulpSolverError as exc:
+        failure = str(exc)
+    log_text = ""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            log_text = fh.read()
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        try:
+            os.unlink(log_path)
+        except OSError:  # pragma: no cover
+            pass
+    info: dict[str, Any] = {}
+    if failure is not None:
+        tail = " | ".join(line.strip() for line in log_text.strip().splitlines()[-4:])
+        message = f"{backend} failed: {failure.split(', use msg=True')[0]}" + (f"; its log ends: {tail}" if tail else "")
+        if warm is None:
+            raise SolverError(message)
+        # CBC 2.10 can crash when its time limit expires while it processes a
+        # MIP start; the warm start is still a valid answer.
+        info["solver_error"] = message
+    else:
+        info = _parse_cbc_log(log_text)
+
+    schedules: list[Schedule | None] = [warm]
+    bound_ms: float | None = None
+    status_name = "INTERRUPTED" if interrupted else pulp.LpStatus.get(prob.status, str(prob.status))
+    if failure is not None:
+        status_name = "SOLVER_FAILED"
+    has_solution = (not interrupted and failure is None
+                    and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible))
+    if has_solution:
+        schedules.append(_extract(graph, platform, cands, T, x, K))
+        objective = pulp.value(prob.objective)
+        if prob.sol_status == pulp.LpSolutionOptimal and "bound" not in info:
+            bound_ms = objective
+        elif "bound" in info:
+            bound_ms = info["bound"]
+        if bound_ms is not None and step is not None:
+            bound_ms = math.ceil(bound_ms / step - 1e-6) * step
+        if prob.sol_status == pulp.LpSolutionOptimal:
+            status_name = "Optimal"
+        else:
+            status_name = info.get("result", "Feasible")
+    elif not interrupted and failure is None and prob.status == pulp.LpStatusInfeasible:
+        raise SolverError(
+            f"{backend} says the MILP of graph {graph.name!r} is infeasible, yet a sequential schedule always "
+            "exists: this is a bug in hios_opt.exact.milp (or a numerical failure), please report it"
+        )
+    stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
+             "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub, **info}
+    # CBC's tolerances (integrality 1e-7 times big-M of order UB) bound how far
+    # the objective it proves may sit below the evaluated makespan.
+    slack = 1e-6 * ub
+    return finish(
+        graph, platform, cost_model, solver=f"milp:{backend}", solver_status=status_name, schedules=schedules,
+        solver_bound_ms=bound_ms, slack_ms=slack, stats=stats, warm=warm,
+        wall_time_s=time.monotonic() - started, interrupted=interrupted, time_limit_s=time_limit,
+    )
+
+
+def _split_to_candidates(graph: OpGraph, cands: Candidates, schedule: Schedule) -> Schedule:
+    """The schedule with every stage that is not a candidate (pruned as
+    dominated) split into singletons, in topological order."""
+    index = {frozenset(ops) for ops in cands.ops}
+    pos = graph.topo_position
+    stages: list[Stage] = []
+    for st in schedule.stages:
+        members = frozenset(graph.index(op) for op in st.ops)
+        if members in index:
+            stages.append(st)
+        else:
+            stages.extend(Stage(st.gpu, (graph.ids[v],)) for v in sorted(members, key=pos.__getitem__))
+    return Schedule(stages, gpus=schedule.gpus, streams=schedule.streams, algorithm=schedule.algorithm,
+                    graph_name=schedule.graph_name)
+
+
+def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, cmax, K) -> None:
+    index = {frozenset(ops): c for c, ops in enumerate(cands.ops)}
+    start = timeline.op_start
+    gpu = timeline.op_gpu
+    ids = graph.ids
+    for st in schedule.stages:
+        c = index[frozenset(graph.index(op) for op in st.ops)]
+        for k in range(K):
+            if not isinstance(x[c][k], int):
+                x[c][k].setInitialValue(1 if st.gpu == k else 0)
+    chosen = {index[frozenset(graph.index(op) for op in st.ops)] for st in schedule.stages}
+    for c in range(len(cands)):
+        if c not in chosen:
+            for k in range(K):
+                if not isinstance(x[c][k], int):
+                    x[c][k].setInitialValue(0)
+    for v in range(graph.n_ops):
+        T[v].setInitialValue(start[ids[v]])
+    for (u, v), var in q.items():
+        var.setInitialValue(1 if gpu[ids[u]] == gpu[ids[v]] else 0)
+    stage_of = {op: k for k, st in enumerate(schedule.stages) for op in st.ops}
+    for (u, v), var in o.items():
+        a, b = ids[u], ids[v]
+        first = gpu[a] == gpu[b] and stage_of[a] != stage_of[b] and start[a] <= start[b]
+        var.setInitialValue(1 if first else 0)
+    for e, var in same.items():
+        var.setInitialValue(1 if gpu[ids[graph.edge_src[e]]] == gpu[ids[graph.edge_dst[e]]] else 0)
+    for k, var in enumerate(used):
+        var.setInitialValue(1 if k in set(gpu.values()) else 0)
+    cmax.setInitialValue(timeline.makespan)
+
+
+def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int) -> Schedule:
+    chosen = []
+    for c, ops in enumerate(cands.ops):
+        for k in range(K):
+            value = x[c][k] if isinstance(x[c][k], int) else x[c][k].varValue
+            if value is not None and value > 0.5:
+                start = T[ops[0]].varValue or 0.0
+                chosen.append((k, c, round(start, 9)))
+    return stages_in_order(graph, platform, cands, [round(d, 9) for d in cands.latency_ms], chosen, "milp")

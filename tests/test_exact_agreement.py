@@ -1,0 +1,110 @@
+"""CP-SAT == MILP == brute force on tiny instances, and hand-solved optima."""
+
+from __future__ import annotations
+
+import pytest
+
+from hios_opt import Op, OpGraph, Platform, evaluate, generators
+from hios_opt.exact import solve
+from hios_opt.exact.brute import brute_force
+
+from .test_exact_candidates import small_graph
+
+# 60 cases: K in {1, 2, 3} x S in {1, 2} x CCR in {0, 0.5, 2}, graphs of 4 to 7 ops.
+CASES = [(seed, 1 + seed % 3, 1 + (seed // 3) % 2, (0.0, 0.5, 2.0)[(seed // 6) % 3]) for seed in range(60)]
+
+
+def tiny(seed: int, ccr: float) -> OpGraph:
+    g = small_graph(seed)
+    if g.n_ops > 7:
+        g = generators.random_layered(7, 9, 3, ccr, seed)
+    comm = {(e.src, e.dst): ccr * g.op(e.dst).latency_ms for e in g.edges}
+    return g.with_costs(comm_ms=comm)
+
+
+def check(graph: OpGraph, platform: Platform, expected: float, solver: str, **kwargs) -> None:
+    """``solver`` proves ``expected`` optimal: its schedule is no longer than
+    ``expected`` plus the stated tolerance (the time grid's rounding for
+    CP-SAT), and its bound is no higher than ``expected``."""
+    r = solve(graph, platform, solver, time_limit=30, workers=1, **kwargs)
+    assert r.status == "optimal", (solver, r)
+    assert expected - 1e-9 <= r.makespan_ms <= expected + r.tolerance_ms, (solver, r, expected)
+    assert r.lower_bound_ms <= expected + 1e-9 * max(1.0, expected), (solver, r, expected)
+    assert r.tolerance_ms < 1e-3 * max(1.0, expected)
+    assert evaluate(graph, platform, r.schedule).makespan == pytest.approx(r.makespan_ms, abs=1e-12)
+    assert r.schedule.status == "optimal" and r.schedule.lower_bound_ms == r.lower_bound_ms
+
+
+@pytest.mark.parametrize("seed,gpus,streams,ccr", CASES)
+def test_cpsat_milp_brute_agree(seed, gpus, streams, ccr):
+    g = tiny(seed, ccr)
+    p = Platform(gpus=gpus, streams=streams)
+    expected = brute_force(g, p).makespan_ms
+    # No warm start: each solver must find the optimum on its own. On a
+    # 1 ns grid CP-SAT's answer must match to 1e-6 (relative) as well.
+    check(g, p, expected, "cpsat", warm_start=None)
+    check(g, p, expected, "cpsat", warm_start=None, resolution_ms=1e-6)
+    check(g, p, expected, "milp", warm_start=None)
+
+
+NAMED = ["diamond", "fork-join", "inception-block", "wide-layer", "chain"]
+
+
+@pytest.mark.parametrize("name", NAMED)
+@pytest.mark.parametrize("gpus,streams", [(1, 2), (2, 1), (2, 2), (3, 3)])
+def test_named_graphs(name, gpus, streams):
+    g = generators.named(name)
+    p = Platform(gpus=gpus, streams=streams)
+    expected = brute_force(g, p, max_ops=9).makespan_ms
+    check(g, p, expected, "cpsat")
+    check(g, p, expected, "milp")
+
+
+# streams=1: the classical P | prec, c_ij | Cmax, solved by hand.
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+@pytest.mark.parametrize("comm,expected", [(0.0, 6.0), (0.5, 6.5), (1.5, 7.5), (3.0, 9.0), (5.0, 10.0)])
+def test_fork_join_p_prec_c(solver, comm, expected):
+    # Second branch and the join on GPU 1: 1 + c + 4 + 1; all on one GPU: 10.
+    check(generators.fork_join(2, 4.0, comm), Platform(gpus=2), expected, solver)
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+def test_hand_solved_p_prec_c(solver):
+    independent = OpGraph([Op("a", 3.0), Op("b", 3.0), Op("c", 2.0), Op("d", 2.0), Op("e", 2.0)])
+    check(independent, Platform(gpus=2), 6.0, solver)  # {3, 3} | {2, 2, 2}
+    check(independent, Platform(gpus=3), 5.0, solver)  # {3, 2} | {3, 2} | {2}
+    check(generators.chain(4, 1.0, 0.5), Platform(gpus=3), 4.0, solver)  # a chain gains nothing
+    check(generators.diamond(), Platform(gpus=2), 5.0, solver)  # b on GPU 1: back at 1.5 + 2 + 0.5 = 4
+    # K = 1: the single-GPU stage problem; b and c merge (L = 4.5).
+    check(generators.diamond(), Platform(gpus=1, streams=2), 6.5, solver)
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+def test_link_matrix(solver):
+    # GPU 2 sits behind a slow link; edges carry bytes, not comm_ms.
+    g = OpGraph([Op("a", 1.0), Op("b", 2.0, 0.5), Op("c", 2.0, 0.5), Op("d", 1.0)],
+                [("a", "b", None, 1_000_000), ("a", "c", None, 1_000_000), ("b", "d", None, 1_000_000),
+                 ("c", "d", None, 1_000_000)])
+    p = Platform(gpus=3, streams=2, bandwidth_matrix_gbps=((1, 1, 0.25), (1, 1, 1), (0.25, 1, 1)))
+    check(g, p, brute_force(g, p).makespan_ms, solver)
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+def test_measured_stage_table_and_zero_latency(solver):
+    ops = [Op("in", 0.0), Op("a", 2.0, 0.5), Op("b", 3.0, 0.5), Op("c", 1.0, 0.9), Op("out", 0.0)]
+    edges = [("in", "a", 0.3), ("in", "b", 0.3), ("in", "c", 0.3), ("a", "out", 0.3), ("b", "out", 0.3),
+             ("c", "out", 0.3)]
+    g = OpGraph(ops, edges, stage_latency_ms={frozenset({"a", "b"}): 3.2, frozenset({"a", "b", "c"}): 3.6})
+    for gpus, streams in [(1, 3), (2, 2), (2, 3)]:
+        p = Platform(gpus=gpus, streams=streams)
+        check(g, p, brute_force(g, p).makespan_ms, solver)
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+@pytest.mark.parametrize("gpus,streams", [(1, 1), (2, 2), (3, 1)])
+def test_degenerate_graphs(solver, gpus, streams):
+    p = Platform(gpus=gpus, streams=streams)
+    for g in (OpGraph([Op("a", 1.0)]),
+              OpGraph([Op("a", 0.0), Op("b", 0.0)], [("a", "b", 1.0)]),        # all placeholders
+              OpGraph([Op("a", 0.0), Op("b", 0.0), Op("c", 2.0)], [("a", "c", 1.0)])):
+        check(g, p, brute_force(g, p).makespan_ms, solver)

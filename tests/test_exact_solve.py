@@ -1,0 +1,216 @@
+"""solve(): result fields, bounds, limits, interruption, warm starts, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import hios_opt as ho
+from hios_opt import Platform, Schedule, evaluate, generators
+from hios_opt.bounds import lower_bound
+from hios_opt.costs import AnalyticModel
+from hios_opt.errors import AlgorithmError, OptionError, ScheduleError, SolverError
+from hios_opt.exact import SolveResult, solve, warm_start_schedule
+from hios_opt.exact.brute import brute_force
+from hios_opt.exact.cpsat import to_ticks
+
+from .test_exact_agreement import tiny
+
+HEURISTICS = ["sequential", "heft", "hios-mr", "hios-lp", "ios"]
+
+
+def medium(seed: int = 0, nodes: int = 40) -> ho.OpGraph:
+    return generators.random_layered(nodes, 2 * nodes, max(2, nodes // 6), 0.5, seed)
+
+
+def test_lazy_entry_point():
+    assert ho.solve is solve and ho.SolveResult is SolveResult
+
+
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+def test_result_fields(solver):
+    g = generators.inception_block()
+    p = Platform(gpus=2, streams=2)
+    r = solve(g, p, solver, time_limit=20, workers=1)
+    assert r.status == "optimal" and r.optimal
+    assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+    assert r.lower_bound_ms >= lower_bound(g, p) - 1e-12
+    assert r.gap == pytest.approx((r.makespan_ms - r.lower_bound_ms) / r.lower_bound_ms)
+    assert r.schedule.status == "optimal" and r.schedule.gap == r.gap
+    assert r.schedule.makespan_ms == r.makespan_ms and r.schedule.algorithm == solver
+    assert r.warm_start in HEURISTICS and r.warm_start_makespan_ms >= r.makespan_ms - 1e-12
+    assert r.solver.startswith(solver) and r.wall_time_s > 0 and r.time_limit_s == 20
+    assert not r.interrupted
+    assert r.stats["candidates"] > g.n_ops
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["status"] == "optimal" and d["schedule"]["stages"]
+    assert Schedule.from_dict(d["schedule"]).lower_bound_ms == r.lower_bound_ms
+    assert "optimal" in repr(r) and "<table>" in r._repr_html_()
+
+
+def test_stats():
+    r = solve(medium(), Platform(gpus=2, streams=2), time_limit=3, workers=1)
+    for key in ("branches", "conflicts", "booleans", "intervals", "resolution_ms"):
+        assert key in r.stats
+    m = solve(generators.inception_block(), Platform(gpus=2, streams=2), "milp", time_limit=10, workers=1)
+    for key in ("variables", "constraints", "nodes"):
+        assert key in m.stats
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_heuristic_is_at_least_the_exact_bound(seed):
+    import hios_opt.heuristics as heuristics
+
+    g = medium(seed, 10)
+    p = Platform(gpus=2, streams=1 + seed % 2)
+    r = solve(g, p, time_limit=10, workers=1)
+    assert r.makespan_ms >= r.lower_bound_ms
+    for name in HEURISTICS:
+        span = evaluate(g, p, heuristics.schedule(g, p, name)).makespan
+        assert span >= r.lower_bound_ms - 1e-9, name
+        assert span >= r.makespan_ms - r.tolerance_ms or r.status != "optimal", name
+
+
+@pytest.mark.parametrize("resolution", [0.5, 0.05, 0.001])
+@pytest.mark.parametrize("seed", range(6))
+def test_bound_is_valid_on_any_grid(seed, resolution):
+    # A coarse grid rounds every duration and delay down a lot: the bound must
+    # stay below the true optimum and the schedule at or above it.
+    g = tiny(seed, 0.5 * (seed % 3))
+    p = Platform(gpus=1 + seed % 3, streams=1 + seed % 2)
+    opt = brute_force(g, p).makespan_ms
+    r = solve(g, p, time_limit=10, workers=1, resolution_ms=resolution, warm_start=None)
+    assert r.lower_bound_ms <= opt + 1e-9
+    assert r.makespan_ms >= opt - 1e-9
+    assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+
+
+def test_to_ticks():
+    assert to_ticks(2.0, 0.001) == 2000
+    assert to_ticks(0.3, 0.1) == 3  # 0.3 / 0.1 = 2.9999999999999996 in floats
+    assert to_ticks(0.35, 0.1) == 3
+    assert to_ticks(0.0, 0.001) == 0
+
+
+@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30)])
+def test_time_limit_respected(solver, nodes):
+    g = medium(3, nodes)
+    solve(generators.diamond(), Platform(gpus=2), solver, time_limit=5)  # imports off the clock
+    t0 = time.monotonic()
+    r = solve(g, Platform(gpus=3, streams=2), solver, time_limit=2.0, workers=2)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2.0 + 1.5, elapsed  # model building and file I/O are the margin
+    assert r.status == "feasible" and r.schedule is not None
+    assert r.makespan_ms <= r.warm_start_makespan_ms + 1e-9
+    assert r.makespan_ms == evaluate(g, Platform(gpus=3, streams=2), r.schedule).makespan
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
+@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+def test_ctrl_c_returns_the_best_schedule(solver):
+    g = medium(1, 60)
+    p = Platform(gpus=2, streams=2)
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        r = solve(g, p, solver, time_limit=30, workers=2)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 10
+    assert r.interrupted and r.status in ("feasible", "optimal")
+    assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+    # Ctrl-C after the solve raises KeyboardInterrupt again (CP-SAT does not keep SIGINT).
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+
+
+def test_warm_start_options():
+    g = generators.fork_join(3)
+    p = Platform(gpus=2)
+    seq = Schedule.sequential(g.topological_order(), algorithm="mine")
+    r = solve(g, p, warm_start=seq, time_limit=5, workers=1)
+    assert r.warm_start == "mine" and r.warm_start_makespan_ms == 14.0
+    assert solve(g, p, warm_start=None, time_limit=5, workers=1).warm_start is None
+    assert solve(g, p, warm_start="heft", time_limit=5, workers=1).warm_start == "heft"
+    assert warm_start_schedule(g, p, "auto").algorithm in HEURISTICS
+    assert warm_start_schedule(g, p, None) is None
+    with pytest.raises(AlgorithmError):
+        solve(g, p, warm_start="nope", time_limit=5)
+    with pytest.raises(OptionError):
+        solve(g, p, warm_start=3, time_limit=5)
+    bad = Schedule.sequential(["fork", "join"])
+    with pytest.raises(ScheduleError):
+        solve(g, p, warm_start=bad, time_limit=5)
+
+
+def test_optimal_warm_start_is_recognised():
+    # The warm start is already optimal: the solver only has to prove it.
+    g = generators.chain(5)
+    r = solve(g, Platform(gpus=3), time_limit=5, workers=1)
+    assert r.status == "optimal" and r.makespan_ms == 5.0
+
+
+def test_cost_model_is_used():
+    g = generators.diamond()
+    p = Platform(gpus=1, streams=2)
+    assert solve(g, p, cost_model=AnalyticModel(0.0), time_limit=5, workers=1).makespan_ms == 6.0
+    assert solve(g, p, cost_model=AnalyticModel(1.0), time_limit=5, workers=1).makespan_ms == 7.0
+    with pytest.raises(OptionError):
+        solve(g, p, cost_model="analytic", time_limit=5)
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"time_limit": 0}, OptionError),
+    ({"time_limit": -1.0}, OptionError),
+    ({"time_limit": math.nan}, OptionError),
+    ({"time_limit": "10"}, OptionError),
+    ({"workers": 0}, OptionError),
+    ({"seed": -1}, OptionError),
+    ({"resolution_ms": 0.0}, OptionError),
+    ({"resolution_ms": math.inf}, OptionError),
+    ({"solver": "gurobi"}, AlgorithmError),
+    ({"solver": "milp:NOPE"}, AlgorithmError),
+    ({"solver": 3}, AlgorithmError),
+])
+def test_bad_options(kwargs, error):
+    with pytest.raises(error):
+        solve(generators.diamond(), Platform(gpus=2), **kwargs)
+
+
+def test_milp_solver_not_installed():
+    import pulp
+
+    missing = [s for s in pulp.listSolvers() if s not in pulp.listSolvers(onlyAvailable=True)
+               and s in ("GLPK_CMD", "CPLEX_CMD", "GUROBI_CMD", "SCIP_CMD")]
+    if not missing:
+        pytest.skip("every solver tried is installed")
+    with pytest.raises(SolverError, match="not available"):
+        solve(generators.diamond(), Platform(gpus=2), f"milp:{missing[0]}")
+    assert solve(generators.diamond(), Platform(gpus=2), "milp:cbc", time_limit=5).status == "optimal"
+
+
+def test_no_time_limit():
+    r = solve(generators.diamond(), Platform(gpus=2), time_limit=None, workers=1)
+    assert r.status == "optimal" and r.time_limit_s is None
+
+
+def test_more_gpus_than_ops():
+    r = solve(generators.fork_join(2), Platform(gpus=8, streams=2), time_limit=5, workers=1)
+    assert r.status == "optimal"
+    assert r.stats["gpus_modelled"] == 4
+
+
+def test_no_comm_uses_the_pooled_model():
+    g = generators.random_layered(12, 20, 3, ccr=0.0, seed=2)
+    p = Platform(gpus=3, streams=2)
+    r = solve(g, p, time_limit=10, workers=1)
+    assert r.status == "optimal"
+    assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
