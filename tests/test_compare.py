@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import subprocess
@@ -15,8 +14,6 @@ from hios_opt import Platform, Schedule, evaluate, generators, lower_bound
 from hios_opt.cli import main
 from hios_opt.comparison import compare
 from hios_opt.errors import AlgorithmError, OptionError
-
-HAVE_EXACT = importlib.util.find_spec("hios_opt.exact") is not None
 
 
 def test_one_row_per_algorithm():
@@ -54,7 +51,6 @@ def test_subset_options_and_errors():
         compare(g, p, ["heft"], exact="cpsat", time_limit=0)
 
 
-@pytest.mark.skipif(not HAVE_EXACT, reason="hios_opt.exact is not available (the lead wires it)")
 def test_exact_row_and_gaps():
     g = generators.diamond(comm_ms=0.5)
     p = Platform(gpus=2, streams=2)
@@ -113,7 +109,6 @@ def test_cli_compare(tmp_path, capsys):
     assert data["rows"][0]["algorithm"] == "sequential" and data["rows"][0]["makespan_ms"] == 7.0
 
 
-@pytest.mark.skipif(not HAVE_EXACT, reason="hios_opt.exact is not available (the lead wires it)")
 def test_cli_compare_exact(capsys):
     assert main(["compare", "named:diamond", "--gpus", "2", "--algos", "heft", "--exact", "cpsat",
                  "--time-limit", "20"]) == 0

@@ -79,10 +79,8 @@ def test_random_layered_same_seed_same_bytes():
 
 @pytest.mark.parametrize("name, make, shape", PROBLEMS, ids=[p[0] for p in PROBLEMS])
 def test_every_heuristic_twice(name, make, shape):
-    try:
-        import hios_opt.heuristics as h
-    except ImportError:
-        pytest.skip("hios_opt.heuristics is not written yet")
+    import hios_opt.heuristics as h
+
     platform = Platform(gpus=shape[0], streams=shape[1])
     for algorithm in h.algorithms():
         first = schedule_bytes(h.schedule(make(), platform, algorithm))
@@ -93,11 +91,8 @@ def test_every_heuristic_twice(name, make, shape):
 
 
 def test_cpsat_fixed_seed_one_worker():
-    pytest.importorskip("ortools")
-    try:
-        import hios_opt.exact as ex
-    except ImportError:
-        pytest.skip("hios_opt.exact is not written yet")
+    import hios_opt.exact as ex
+
     graph = generators.random_layered(9, 16, 3, ccr=0.5, seed=2)
     platform = Platform(gpus=2, streams=2)
     runs = [ex.solve(graph, platform, solver="cpsat", time_limit=30, workers=1, seed=0) for _ in range(2)]

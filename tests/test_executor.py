@@ -232,16 +232,12 @@ def test_without_barrier_matches_forward(models) -> None:
 
 
 def test_heuristic_schedules_run(models) -> None:
-    heuristics = pytest.importorskip("hios_opt.heuristics")
-    from hios_opt import Platform
+    from hios_opt import Platform, heuristics
 
     _, inputs, traced, expected = models["inception"]
     graph = traced.to_opgraph()
     for algorithm in ("sequential", "hios-lp"):
-        try:
-            schedule = heuristics.schedule(graph, Platform(gpus=2, streams=2), algorithm=algorithm)
-        except Exception as exc:  # another helper's module may still be in progress
-            pytest.skip(f"heuristics not ready: {exc}")
+        schedule = heuristics.schedule(graph, Platform(gpus=2, streams=2), algorithm=algorithm)
         assert_same(run(compile(traced, schedule), inputs, warmup=0, repeat=1).outputs, expected)
 
 

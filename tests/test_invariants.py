@@ -30,19 +30,14 @@ TOL = 1e-9
 
 
 def heuristics() -> Any:
-    try:
-        import hios_opt.heuristics as module
-    except ImportError:
-        pytest.skip("hios_opt.heuristics is not written yet")
+    import hios_opt.heuristics as module
+
     return module
 
 
 def exact() -> Any:
-    try:
-        import hios_opt.exact as module
-    except ImportError:
-        pytest.skip("hios_opt.exact is not written yet")
-    pytest.importorskip("ortools")
+    import hios_opt.exact as module
+
     return module
 
 

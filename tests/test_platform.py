@@ -1,6 +1,6 @@
 import pytest
 
-from hios_opt import Platform, generators
+from hios_opt import Platform
 from hios_opt.errors import HiosError, PlatformError
 
 

@@ -10,6 +10,7 @@ from hios_opt.errors import OptionError
 
 from .helpers import random_schedule
 
+
 @st.composite
 def graphs(draw):
     n = draw(st.integers(3, 30))
