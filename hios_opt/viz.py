@@ -156,9 +156,9 @@ def check_figure_path(path: str | os.PathLike[str]) -> str:
 
 def save_figure(fig_or_ax: Any, path: str | os.PathLike[str]) -> Path:
     """Save a figure (PNG, SVG or PDF by suffix) atomically, then close it."""
-    from ._io import write_bytes_atomic
-
     import io
+
+    from ._io import write_bytes_atomic
 
     path = Path(path)
     fmt = check_figure_path(path)
