@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from ..costs import StageModel
-from ..errors import AlgorithmError, HiosError, OptionError
+from ..errors import AlgorithmError, HiosError, OptionError, ProblemTooLargeError
 from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
@@ -192,37 +192,36 @@ def solve(
     if cost_model is not None and not isinstance(cost_model, StageModel):
         raise OptionError(f"cost_model must be a StageModel, got {type(cost_model).__name__}")
     deadline = started + (time_limit if time_limit is not None else 1e9)
-    if solver == "cpsat":
-        from .cpsat import solve_cpsat, uniform_links
+    name = solver if solver != "milp" else "milp:PULP_CBC_CMD"
+    warm: Schedule | None = None
+    try:
+        if solver == "cpsat":
+            from .cpsat import solve_cpsat, uniform_links
 
-        cands = stage_candidates(graph, platform.streams, cost_model)
-        gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
-        if len(cands) * gpus > MAX_INTERVALS:
-            from ..errors import ProblemTooLargeError
-
-            raise ProblemTooLargeError(
-                f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x {gpus} "
-                f"GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use streams=1, "
-                "fewer GPUs or a smaller graph"
-            )
-        warm = warm_start_schedule(graph, platform, warm_start, cost_model)
-        try:
+            cands = stage_candidates(graph, platform.streams, cost_model)
+            gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+            if len(cands) * gpus > MAX_INTERVALS:
+                raise ProblemTooLargeError(
+                    f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x "
+                    f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
+                    "streams=1, fewer GPUs or a smaller graph"
+                )
+            warm = warm_start_schedule(graph, platform, warm_start, cost_model)
             return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                time_limit=time_limit, workers=workers, seed=seed, log=log,
                                resolution_ms=float(resolution_ms), cost_model=cost_model)
-        except KeyboardInterrupt:
-            return _interrupted(graph, platform, cost_model, "cpsat", warm, started, time_limit)
-    from .milp import check_size, pulp_solver, solve_milp
+        from .milp import check_size, pulp_solver, solve_milp
 
-    backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else "PULP_CBC_CMD")
-    cands = stage_candidates(graph, platform.streams, cost_model)
-    check_size(graph, platform, cands)
-    warm = warm_start_schedule(graph, platform, warm_start, cost_model)
-    try:
+        backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else "PULP_CBC_CMD")
+        name = f"milp:{backend}"
+        cands = stage_candidates(graph, platform.streams, cost_model)
+        check_size(graph, platform, cands)
+        warm = warm_start_schedule(graph, platform, warm_start, cost_model)
         return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
                           time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
     except KeyboardInterrupt:
-        return _interrupted(graph, platform, cost_model, f"milp:{backend}", warm, started, time_limit)
+        # Ctrl-C outside the solver's own search: the warm start, if any.
+        return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
 
 
 def _interrupted(graph: OpGraph, platform: Platform, cost_model: StageModel | None, solver: str,

@@ -325,6 +325,9 @@ def cover_bound(cands: Candidates, dur: list[int], time_limit: float, usable: li
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.01, time_limit)
     solver.parameters.num_workers = 1
+    # A short helper solve: let Ctrl-C raise KeyboardInterrupt right after it
+    # (the caller then returns its best schedule) rather than be swallowed.
+    solver.parameters.catch_sigint_signal = False
     with sigint_guard():
         code = solver.solve(m)
     if code == cp_model.OPTIMAL:
