@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import CoverageError, OptionError
 from .common import emit_json, finite_float, positive_int
+from .zoo import _max_pairs
 
 DEVICES = ("cpu", "cuda")
 BACKENDS = ("cpu", "cuda", "distributed")
@@ -86,18 +87,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ----------------------------------------------------------------- helpers
-def _max_pairs(text: str) -> int | None:
-    if text.strip().lower() == "all":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise OptionError(f"--max-pairs must be an integer >= 0 or 'all', got {text!r}")
-    return value
-
-
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     import hios_opt.models as zoo
 
