@@ -39,6 +39,11 @@ MAX_INTERVALS = 400_000
 #: Heuristics tried by ``warm_start="auto"``, when :mod:`hios_opt.heuristics` exists.
 WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp")
 
+#: Rough seconds per ops**2 of each warm-start heuristic on a 2-core machine
+#: (from benchmarks/results/heuristics_speed.csv, rounded up): "auto" skips a
+#: heuristic whose estimate would run past the solve's deadline.
+_WARM_SECONDS_PER_OPS2 = {"sequential": 0.0, "heft": 1e-8, "hios-mr": 5e-7, "hios-lp": 5e-7}
+
 
 def _sequential(graph: OpGraph, platform: Platform) -> Schedule:
     return Schedule.sequential(graph.topological_order(), gpus=platform.gpus, streams=platform.streams,
@@ -56,12 +61,15 @@ def warm_start_schedule(
     platform: Platform,
     warm_start: str | Schedule | None = "auto",
     cost_model: StageModel | None = None,
+    deadline: float | None = None,
 ) -> Schedule | None:
     """The schedule :func:`solve` starts from.
 
     ``"auto"``: the shortest of the heuristics in :data:`WARM_ALGORITHMS`
     (:func:`hios_opt.heuristics.schedule`), or the sequential schedule when
-    that module is not available; a heuristic name: that heuristic; a
+    that module is not available; with a ``deadline`` (``time.monotonic()``
+    seconds) a heuristic whose estimated run time would pass it is skipped, so
+    that a warm start never eats the solve's time limit on a large graph; a heuristic name: that heuristic; a
     :class:`Schedule`: itself, validated; ``None``: no warm start.
 
     >>> from hios_opt import generators, Platform
@@ -92,6 +100,9 @@ def warm_start_schedule(
     best_span = evaluate(graph, platform, best, cost_model).makespan
     if have_heuristics:
         for name in WARM_ALGORITHMS:
+            estimate = _WARM_SECONDS_PER_OPS2[name] * graph.n_ops ** 2
+            if deadline is not None and time.monotonic() + estimate > deadline:
+                continue
             try:
                 sched = _heuristic(graph, platform, name, cost_model)
                 span = evaluate(graph, platform, sched, cost_model).makespan
@@ -206,7 +217,7 @@ def solve(
                     f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
                     "streams=1, fewer GPUs or a smaller graph"
                 )
-            warm = warm_start_schedule(graph, platform, warm_start, cost_model)
+            warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
             return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                time_limit=time_limit, workers=workers, seed=seed, log=log,
                                resolution_ms=float(resolution_ms), cost_model=cost_model)
@@ -216,7 +227,7 @@ def solve(
         name = f"milp:{backend}"
         cands = stage_candidates(graph, platform.streams, cost_model)
         check_size(graph, platform, cands)
-        warm = warm_start_schedule(graph, platform, warm_start, cost_model)
+        warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
         return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
                           time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
     except KeyboardInterrupt:
