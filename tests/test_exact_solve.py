@@ -18,7 +18,7 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.errors import AlgorithmError, OptionError, ScheduleError, SolverError
 from hios_opt.exact import SolveResult, solve, warm_start_schedule
 from hios_opt.exact.brute import brute_force
-from hios_opt.exact.cpsat import to_ticks
+from hios_opt.exact.cpsat import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
 
 from .test_exact_agreement import tiny
 
@@ -89,6 +89,57 @@ def test_bound_is_valid_on_any_grid(seed, resolution):
     assert r.lower_bound_ms <= opt + 1e-9
     assert r.makespan_ms >= opt - 1e-9
     assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+
+
+def microseconds(graph: ho.OpGraph, scale: float = 1e-3) -> ho.OpGraph:
+    """``graph`` with every latency and delay multiplied by ``scale`` (ms -> µs-sized)."""
+    lat = {op.id: op.latency_ms * scale for op in graph.ops}
+    comm = {(e.src, e.dst): (e.comm_ms or 0.0) * scale for e in graph.edges}
+    return graph.with_costs(lat, comm_ms=comm)
+
+
+def test_auto_resolution():
+    ms = generators.chain(3, latency_ms=1.0)                   # bound 3 ms, 3 ops
+    assert auto_resolution(ms, Platform(gpus=2)) == 1e-05      # 2 * 3 * r <= 1e-4 * 3
+    us = microseconds(ms)
+    assert auto_resolution(us, Platform(gpus=2)) == 1e-08
+    big = generators.chain(2, latency_ms=1e6)                  # coarsest grid: 1 µs
+    assert auto_resolution(big, Platform(gpus=1)) == DEFAULT_RESOLUTION_MS
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_microsecond_graph_solved_to_its_optimum_by_default(seed):
+    # Ops of a few microseconds: a 1 µs grid rounds each of them down by up to
+    # a third; the default grid must still give the brute-force optimum.
+    g = microseconds(tiny(seed, 0.5 * (seed % 3)), 1e-3)
+    p = Platform(gpus=1 + seed % 3, streams=1 + seed % 2)
+    opt = brute_force(g, p).makespan_ms
+    r = solve(g, p, time_limit=20, workers=1, warm_start=None)
+    assert r.status == "optimal", r
+    assert r.makespan_ms == pytest.approx(opt, rel=GRID_TOLERANCE, abs=0)
+    assert opt - 1e-12 <= r.makespan_ms and r.lower_bound_ms <= opt * (1 + 1e-9)
+    assert r.gap <= GRID_TOLERANCE + 1e-6
+    assert r.stats["resolution_ms"] < DEFAULT_RESOLUTION_MS
+
+
+def test_coarse_grid_optimum_is_not_called_optimal():
+    # On a grid of 1 µs the 3-7 µs ops of this graph lose up to a third of their
+    # length: CP-SAT proves its rounded model optimal, but the real gap is far
+    # beyond GRID_TOLERANCE, so the answer must stay "feasible".
+    seeds = []
+    for seed in range(6):
+        g = microseconds(tiny(seed, 0.0), 1e-3)
+        g = g.with_costs({op.id: op.latency_ms + 0.0004 for op in g.ops})  # 0.4 µs off the grid each
+        p = Platform(gpus=2, streams=1)
+        r = solve(g, p, time_limit=20, workers=1, warm_start=None, resolution_ms=1e-3)
+        assert r.stats["grid_optimal"] is True
+        assert r.lower_bound_ms <= brute_force(g, p).makespan_ms + 1e-12
+        if r.gap > GRID_TOLERANCE + 1e-6:
+            assert r.status == "feasible", r
+            seeds.append(seed)
+        else:
+            assert r.status == "optimal"
+    assert seeds, "expected at least one instance whose grid rounding exceeds the tolerance"
 
 
 def test_to_ticks():

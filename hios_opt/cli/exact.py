@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="solver random seed (default 0)")
     p.add_argument("--warm-start", default="auto", metavar="NAME",
                    help="auto (best heuristic, default), none, or a heuristic name (hios-lp, heft ...)")
-    p.add_argument("--resolution", type=finite_float, default=0.001, metavar="MS",
-                   help="CP-SAT time grid in ms (default 0.001)")
+    p.add_argument("--resolution", type=finite_float, default=None, metavar="MS",
+                   help="CP-SAT time grid in ms (default: 0.001, finer for graphs timed in microseconds)")
     p.add_argument("--log", action="store_true", help="show the solver's log")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
     p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")

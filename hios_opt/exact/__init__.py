@@ -124,9 +124,9 @@ def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolu
         raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise OptionError(f"seed must be an integer >= 0, got {seed!r}")
-    if (isinstance(resolution_ms, bool) or not isinstance(resolution_ms, (int, float))
-            or not math.isfinite(resolution_ms) or resolution_ms <= 0):
-        raise OptionError(f"resolution_ms must be a finite number > 0, got {resolution_ms!r}")
+    if resolution_ms is not None and (isinstance(resolution_ms, bool) or not isinstance(resolution_ms, (int, float))
+                                      or not math.isfinite(resolution_ms) or resolution_ms <= 0):
+        raise OptionError(f"resolution_ms must be a finite number > 0 (or None: automatic), got {resolution_ms!r}")
 
 
 def solve(
@@ -140,7 +140,7 @@ def solve(
     warm_start: str | Schedule | None = "auto",
     cost_model: StageModel | None = None,
     log: bool = False,
-    resolution_ms: float = 0.001,
+    resolution_ms: float | None = None,
 ) -> SolveResult:
     """Solve the scheduling problem exactly, or as far as the time limit allows.
 
@@ -167,9 +167,12 @@ def solve(
         Stage-latency model (default: measured table, analytic fallback).
     log : bool
         Print the solver's log.
-    resolution_ms : float
-        CP-SAT time grid (default 1 µs); durations and delays are rounded
-        down to it, so the proven bound holds for the real problem.
+    resolution_ms : float, optional
+        CP-SAT time grid in ms; durations and delays are rounded down to it,
+        so the proven bound holds for the real problem. Default
+        (:func:`~hios_opt.exact.cpsat.auto_resolution`): 1 µs, or finer when
+        the graph's times are so short that 1 µs would blur the answer by
+        more than 0.01 %.
 
     Returns
     -------
@@ -207,7 +210,7 @@ def solve(
     warm: Schedule | None = None
     try:
         if solver == "cpsat":
-            from .cpsat import solve_cpsat, uniform_links
+            from .cpsat import auto_resolution, solve_cpsat, uniform_links
 
             cands = stage_candidates(graph, platform.streams, cost_model)
             gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
@@ -220,7 +223,8 @@ def solve(
             warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
             return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                time_limit=time_limit, workers=workers, seed=seed, log=log,
-                               resolution_ms=float(resolution_ms), cost_model=cost_model)
+                               resolution_ms=float(resolution_ms) if resolution_ms is not None
+                               else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
         from .milp import check_size, pulp_solver, solve_milp
 
         backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else "PULP_CBC_CMD")

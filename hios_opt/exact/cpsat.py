@@ -85,9 +85,14 @@ than ``r`` per stage and per delay along its critical chain, i.e. less than
 ``2 * ops * r``. When CP-SAT proves its integer model optimal, the real gap is
 exactly that schedule's rounding (its real makespan minus ``r`` times its grid
 makespan), which becomes the result's ``tolerance_ms`` (plus ``1e-6``
-relative): ``"optimal"`` then means optimal up to the time grid. Without
-that proof only the ``1e-6`` relative tolerance applies. With data on the
-grid (the public benchmarks) the rounding is 0 and so is the gap.
+relative) as long as it is at most :data:`GRID_TOLERANCE` (0.01 %) of the
+makespan: ``"optimal"`` then means optimal up to the time grid. A rounding
+larger than that (a grid too coarse for the data) is not excused: the answer
+stays ``"feasible"``, with ``stats["grid_optimal"]`` true. Without the proof
+only the ``1e-6`` relative tolerance applies. With data on the grid (the
+public benchmarks) the rounding is 0 and so is the gap. The default grid,
+:func:`auto_resolution`, is fine enough that the rounding stays within
+:data:`GRID_TOLERANCE`.
 
 Ctrl-C: CP-SAT catches SIGINT during a solve and stops as on a time limit
 (the best solution so far is returned, ``interrupted=True``), but leaves the
@@ -117,7 +122,14 @@ from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "sigint_guard"]
+           "sigint_guard", "auto_resolution", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+
+#: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
+DEFAULT_RESOLUTION_MS = 1e-3
+
+#: Largest share of the makespan that the time grid's rounding may explain
+#: in an ``"optimal"`` answer (0.01 %).
+GRID_TOLERANCE = 1e-4
 
 # Rough cost (s) of building the model per optional interval or precedence:
 # a solve whose model cannot be built within the time limit is not started.
@@ -142,6 +154,36 @@ def uniform_links(graph: OpGraph, platform: Platform) -> bool:
     """True when every pair of distinct GPUs gives every edge the same delay
     (a uniform link, or every edge with its own ``comm_ms``)."""
     return platform.uniform or all(e.comm_ms is not None for e in graph.edges)
+
+
+def auto_resolution(graph: OpGraph, platform: Platform, cost_model: StageModel | None = None) -> float:
+    """The default CP-SAT time grid (ms): 1 µs, or the largest finer power of
+    ten for which rounding cannot blur the answer by more than
+    :data:`GRID_TOLERANCE` of the makespan.
+
+    A schedule's real and grid makespans differ by less than ``2 * ops * r``
+    (see *Time grid* in the module docstring), so ``r`` is chosen with
+    ``2 * ops * r <= GRID_TOLERANCE * LB`` (``LB``: the cheap
+    :func:`hios_opt.bounds.lower_bound`, at most any makespan). Graphs timed
+    in milliseconds get 10 ns; a model whose ops take a few microseconds each
+    gets a far finer grid, where 1 µs would have made "optimal" mean "within
+    10 %". Data on a coarser common grid (integer benchmarks) loses nothing:
+    the grid is then coarsened back to the data's common divisor.
+
+    >>> from hios_opt import generators
+    >>> auto_resolution(generators.chain(3, latency_ms=1.0), Platform(gpus=2))
+    1e-05
+    """
+    lb = lower_bound(graph, platform, cost_model)
+    if not lb > 0:
+        return DEFAULT_RESOLUTION_MS
+    finest = GRID_TOLERANCE * lb / (2 * max(1, graph.n_ops))
+    r = DEFAULT_RESOLUTION_MS
+    # at most 1e12 ticks over the sequential makespan (far inside int64)
+    floor = max(sum(graph.latency), lb) * 1e-12
+    while r > finest and r / 10 >= floor:
+        r /= 10
+    return float(f"{r:.0e}")
 
 
 @dataclass
@@ -762,8 +804,12 @@ def solve_cpsat(
             found = stages_in_order(graph, platform, cands, data.dur, chosen, "cpsat")
             schedules.append(found)
             if code == cp_model.OPTIMAL:
-                # Proven on the grid: the real gap is this schedule's rounding.
-                slack = _rounding_slack(graph, platform, cands, data, found, cost_model)
+                # Proven on the grid: the real gap is this schedule's rounding,
+                # which counts as tolerance up to GRID_TOLERANCE of the makespan
+                # (a coarser grid proves less: the answer stays "feasible").
+                rounding = _rounding_slack(graph, platform, cands, data, found, cost_model)
+                span = evaluate(graph, platform, found, cost_model).makespan
+                slack = min(rounding, GRID_TOLERANCE * span)
         elif keeper.best is not None:
             schedules.append(stages_in_order(graph, platform, cands, data.dur, keeper.best, "cpsat"))
         if code == cp_model.INFEASIBLE:
@@ -784,7 +830,7 @@ def solve_cpsat(
     stats: dict[str, Any] = {
         "candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": data.gpus,
         "intervals": len(cands) * data.gpus, "resolution_ms": resolution_ms, "tick_ms": unit, "horizon_ticks": horizon,
-        "solutions": keeper.count,
+        "solutions": keeper.count, "grid_optimal": code == cp_model.OPTIMAL,
     }
     if code is not None:
         stats.update(branches=solver.num_branches, conflicts=solver.num_conflicts,
