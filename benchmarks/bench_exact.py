@@ -11,12 +11,16 @@ Two parts, each printed and written to ``benchmarks/results/``:
    (:func:`hios_opt.generators.random_layered`, ``edges = 2 * ops``,
    ``layers = max(2, ops // 6)``, CCR 0.5, default latency and utilization
    ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
-   gap at the time limit, for both models.
+   gap at the time limit, for both models; and zoo graphs from ``data/models/``
+   (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
+   the time limit on a real model's size.
 
 ``exact_summary*.md`` aggregates both. The full run takes hours on a shared
 2-core machine, so it samples: every instance is listed in the CSV with the
 exact limits used, and the summary says what was run. ``--quick`` (< 2 min)
-runs a small sample of each part and writes ``*_quick`` files.
+runs a small sample of each part and writes ``*_quick`` files. ``--resume``
+keeps the rows of an earlier (cut-short) run that the plan still asks for
+and runs only the missing ones.
 
 Wall times on a shared machine are noisy; the CSV also has CP-SAT's
 deterministic time (``det_time``), which does not depend on the load.
@@ -37,7 +41,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from hios_opt import Platform, generators
+from hios_opt import OpGraph, Platform, generators
 from hios_opt.errors import HiosError
 from hios_opt.exact import solve
 from hios_opt.exact.benchmarks import BenchmarkInstance, load_directory
@@ -49,8 +53,8 @@ BUNDLED_DATA = HERE.parent / "tests" / "data" / "exact"
 
 PUBLIC_FIELDS = ["dataset", "name", "processors", "n_ops", "solver", "time_limit_s", "optimum", "table_status",
                  "makespan", "lower_bound", "status", "reached", "proven", "wall_s", "det_time"]
-REACH_FIELDS = ["solver", "ops", "gpus", "streams", "seed", "time_limit_s", "status", "makespan", "lower_bound",
-                "gap", "wall_s", "det_time", "warm_start", "warm_start_makespan", "candidates"]
+REACH_FIELDS = ["graph", "solver", "ops", "gpus", "streams", "seed", "time_limit_s", "status", "makespan",
+                "lower_bound", "gap", "wall_s", "det_time", "warm_start", "warm_start_makespan", "candidates"]
 
 
 def every_kth(items: list, count: int) -> list:
@@ -84,8 +88,8 @@ def public_plan(instances: list[BenchmarkInstance], quick: bool) -> list[tuple[s
     return plan
 
 
-def run_public(plan, workers: int) -> list[dict]:
-    rows = []
+def run_public(plan, workers: int, out: Path | None = None) -> list[dict]:
+    rows: list[dict] = []
     for label, inst, solver, limit in plan:
         t0 = time.monotonic()
         try:
@@ -110,6 +114,8 @@ def run_public(plan, workers: int) -> list[dict]:
         mark = "proven" if rows[-1]["proven"] else ("reached" if reached else f"{r.makespan_ms:g}")
         print(f"  {label:9s} {inst.name[:60]:60s} P={inst.processors:<2d} {solver:5s} opt={inst.optimum:g} "
               f"{mark:8s} {wall:6.2f} s", flush=True)
+        if out is not None:
+            write_csv(out, PUBLIC_FIELDS, rows)
     return rows
 
 
@@ -125,40 +131,66 @@ def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, f
         mi = [(10, 2, 1), (10, 2, 2)]
         return ([("cpsat", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
                 + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)])
-    cp = [(10, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
+    cp = [(10, 2, 2), (12, 2, 2), (16, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
           (100, 4, 4)]
     mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
+    models = [("cpsat", m, 2, 2, 0, 60.0) for m in MODELS] + [("milp", m, 2, 2, 0, 60.0) for m in MODELS]
+    models += [("cpsat", m, 4, 2, 0, 60.0) for m in MODELS]
     return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
-            + [("milp", n, k, s, seed, 60.0) for n, k, s in mi for seed in range(seeds)])
+            + [("milp", n, k, s, seed, 60.0) for n, k, s in mi for seed in range(seeds)] + models)
 
 
-def reach_graph(ops: int, seed: int):
+#: Zoo graphs of the reach table (``data/models/<name>.json``).
+MODELS = ("squeezenet_331_h100", "inception_v3_299_h100")
+
+
+def reach_graph(ops: int | str, seed: int) -> OpGraph:
+    """A paper-style random graph of ``ops`` ops, or the zoo graph named ``ops``."""
+    if isinstance(ops, str):
+        return OpGraph.load(HERE.parent / "data" / "models" / f"{ops}.json")
     return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
 
 
-def run_reach(plan, workers: int) -> list[dict]:
-    rows = []
+def row_key(row: dict) -> tuple:
+    """What identifies a reach row (to resume a run)."""
+    return (row["graph"], row["solver"], row["ops"], row["gpus"], row["streams"], row["seed"],
+            float(row["time_limit_s"]))
+
+
+def run_reach(plan, workers: int, out: Path | None = None, done: list[dict] | None = None) -> list[dict]:
+    """Run the reach plan; rows of ``done`` (an earlier run) whose key the
+    plan asks for are kept instead of being run again."""
+    kept = {row_key(r): r for r in (done or [])}
+    rows: list[dict] = []
     for solver, ops, gpus, streams, seed, limit in plan:
         g = reach_graph(ops, seed)
+        label = "random" if isinstance(ops, int) else ops
+        key = (label, solver, g.n_ops, gpus, streams, seed, float(limit))
+        if key in kept:
+            rows.append(kept[key])
+            continue
         t0 = time.monotonic()
         try:
             r = solve(g, Platform(gpus=gpus, streams=streams), solver, time_limit=limit, workers=workers)
         except HiosError as exc:
-            print(f"  {solver} {ops} ops K={gpus} S={streams} seed {seed}: {exc}", file=sys.stderr)
-            rows.append({"solver": solver, "ops": ops, "gpus": gpus, "streams": streams, "seed": seed,
-                         "time_limit_s": limit, "status": f"error: {type(exc).__name__}"})
+            print(f"  {solver} {label} {g.n_ops} ops K={gpus} S={streams} seed {seed}: {exc}", file=sys.stderr)
+            rows.append({"graph": label, "solver": solver, "ops": g.n_ops, "gpus": gpus, "streams": streams,
+                         "seed": seed, "time_limit_s": limit, "status": f"error: {type(exc).__name__}"})
             continue
         wall = time.monotonic() - t0
         rows.append({
-            "solver": solver, "ops": ops, "gpus": gpus, "streams": streams, "seed": seed, "time_limit_s": limit,
+            "graph": label, "solver": solver, "ops": g.n_ops, "gpus": gpus, "streams": streams, "seed": seed,
+            "time_limit_s": limit,
             "status": r.status, "makespan": r.makespan_ms, "lower_bound": r.lower_bound_ms,
             "gap": None if r.gap is None else round(r.gap, 6), "wall_s": round(wall, 3), "det_time": _det(r),
             "warm_start": r.warm_start, "warm_start_makespan": r.warm_start_makespan_ms,
             "candidates": r.stats.get("candidates"),
         })
         gap = "-" if r.gap is None else f"{100 * r.gap:.2f}%"
-        print(f"  {solver:5s} {ops:3d} ops K={gpus} S={streams} seed {seed}: {r.status:8s} gap {gap:>7s} "
+        print(f"  {solver:5s} {label:22s} {g.n_ops:3d} ops K={gpus} S={streams} seed {seed}: {r.status:8s} gap {gap:>7s} "
               f"{wall:6.2f} s", flush=True)
+        if out is not None:  # keep what is done if the run is cut short
+            write_csv(out, REACH_FIELDS, rows)
     return rows
 
 
@@ -171,6 +203,30 @@ def write_csv(path: Path, fields: list[str], rows: Iterable[dict]) -> None:
         for row in rows:
             w.writerow({k: row.get(k) for k in fields})
     tmp.replace(path)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a CSV this script wrote, typed back (for a summary of a part not rerun)."""
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            out: dict = {}
+            for key, value in row.items():
+                if value in ("True", "False"):
+                    out[key] = value == "True"
+                elif value == "":
+                    out[key] = None
+                else:
+                    try:
+                        number = float(value)
+                        out[key] = int(number) if key in ("processors", "n_ops", "ops", "gpus", "streams",
+                                                          "seed", "candidates") else number
+                    except ValueError:
+                        out[key] = value
+            rows.append(out)
+    return rows
 
 
 def _median(values: list[float]) -> str:
@@ -192,18 +248,21 @@ def summarize(public: list[dict], reach: list[dict], data: Path, quick: bool, wo
         lines.append(f"| {ds} | {solver} | {limit:g} | {len(group)} | {sum(r['reached'] for r in group)} | "
                      f"{len(proven)} | {_median(proven)} | {max(proven) if proven else '-'} |")
     lines += ["", "## Reach: random layered graphs (edges = 2 ops, CCR 0.5)", "",
-              "| solver | ops | K | S | seeds | proven | median s to prove | max s to prove | "
-              "median gap at limit | max gap | limit s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    keys = sorted({(r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"]) for r in reach})
-    for solver, ops, k, s, limit in keys:
-        group = [r for r in reach if (r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"])
-                 == (solver, ops, k, s, limit)]
+              "| graph | solver | ops | K | S | seeds | proven | median s to prove | max s to prove | "
+              "median gap at limit | max gap | limit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r.get("graph") or "random", r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"])
+                   for r in reach}, key=lambda k: (k[0] != "random", k[0], k[1], k[2], k[3], k[4], k[5]))
+    for graph, solver, ops, k, s, limit in keys:
+        group = [r for r in reach if (r.get("graph") or "random", r["solver"], r["ops"], r["gpus"], r["streams"],
+                                      r["time_limit_s"]) == (graph, solver, ops, k, s, limit)]
+        errors = [r for r in group if str(r.get("status", "")).startswith("error")]
         proven = [r["wall_s"] for r in group if r.get("status") == "optimal"]
         open_gaps = [r["gap"] for r in group if r.get("status") == "feasible" and r.get("gap") is not None]
         gaps = f"{100 * statistics.median(open_gaps):.2f}%" if open_gaps else "-"
         worst = f"{100 * max(open_gaps):.2f}%" if open_gaps else "-"
-        lines.append(f"| {solver} | {ops} | {k} | {s} | {len(group)} | {len(proven)} | {_median(proven)} | "
-                     f"{max(proven) if proven else '-'} | {gaps} | {worst} | {limit:g} |")
+        note = f" ({len(errors)} refused: {errors[0]['status'][7:]})" if errors else ""
+        lines.append(f"| {graph} | {solver} | {ops} | {k} | {s} | {len(group)}{note} | {len(proven)} | "
+                     f"{_median(proven)} | {max(proven) if proven else '-'} | {gaps} | {worst} | {limit:g} |")
     return "\n".join(lines) + "\n"
 
 
@@ -217,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach")
     parser.add_argument("--solvers", default="cpsat,milp", help="comma-separated: cpsat, milp")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the reach rows of an earlier run that the plan asks for; run only the rest")
     args = parser.parse_args(argv)
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
     parts = set(args.parts.split(","))
@@ -228,12 +289,20 @@ def main(argv: list[str] | None = None) -> int:
     if "public" in parts:
         print(f"public instances from {data}")
         plan = [p for p in public_plan(load_directory(data), args.quick) if p[2] in solvers]
-        public = run_public(plan, args.workers)
+        public = run_public(plan, args.workers, args.out / f"exact_public{suffix}.csv")
         write_csv(args.out / f"exact_public{suffix}.csv", PUBLIC_FIELDS, public)
+    else:
+        public = read_rows(args.out / f"exact_public{suffix}.csv")
     if "reach" in parts:
         print("reach table")
-        reach = run_reach([p for p in reach_plan(args.quick, args.seeds) if p[0] in solvers], args.workers)
+        done = read_rows(args.out / f"exact_reach{suffix}.csv") if args.resume else []
+        for row in done:  # rows written before the graph column existed are random graphs
+            row["graph"] = row.get("graph") or "random"
+        reach = run_reach([p for p in reach_plan(args.quick, args.seeds) if p[0] in solvers], args.workers,
+                          args.out / f"exact_reach{suffix}.csv", done)
         write_csv(args.out / f"exact_reach{suffix}.csv", REACH_FIELDS, reach)
+    else:
+        reach = read_rows(args.out / f"exact_reach{suffix}.csv")
     summary = summarize(public, reach, data, args.quick, args.workers)
     summary += f"\nTotal wall time: {time.monotonic() - t0:.0f} s.\n"
     (args.out / f"exact_summary{suffix}.md").write_text(summary)
