@@ -80,14 +80,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = _create_temp(directory, path.name)
     except OSError as exc:
         # Name the file the caller asked for, not a temporary one.
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
-        # mkstemp creates the file private (0600); give it the permissions a
-        # plain open() would, as the user's umask allows.
-        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -104,10 +101,27 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+# As tempfile.mkstemp opens its files, but with mode 0o666 instead of 0o600.
+_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+               | getattr(os, "O_CLOEXEC", 0))
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, str]:
+    """Create a new, uniquely named temporary file next to the target.
+
+    Mode 0o666 is passed to ``open(2)``, so the kernel applies the process's
+    umask (or the directory's default ACL) itself: the file gets the
+    permissions a plain ``open()`` would give, as ``tempfile.mkstemp`` (always
+    0o600) does not. Reading the umask would mean setting it (``os.umask``),
+    which is process-wide and races with any other thread creating a file.
+    """
+    for _ in range(tempfile.TMP_MAX):
+        tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(directory))
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:

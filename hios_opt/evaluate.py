@@ -364,11 +364,46 @@ def evaluate(
     """
     if not isinstance(schedule, Schedule):
         raise ScheduleError(f"expected a Schedule, got {type(schedule).__name__}")
-    index = graph.id_index
-    n = graph.n_ops
-    placed = [False] * n
     stage_ops: list[list[int]] = []
     stage_gpu: list[int] = []
+    try:
+        _check_stages(graph, platform, schedule, stage_ops, stage_gpu)
+        sim = simulate(graph, platform, stage_gpu, stage_ops, cost_model)
+    except DependentStageError:
+        raise
+    except Exception:
+        # A stage whose ops are joined only through ops of other stages
+        # passes the cheap check and ends in a deadlock (or in whatever error
+        # comes first); the full check below runs on this error path only.
+        dependent = _first_dependent_stage(graph, stage_ops, stage_gpu)
+        if dependent is None:
+            raise
+        raise dependent from None
+    return Timeline(graph, platform, schedule, sim, stage_ops, stage_gpu)
+
+
+def _check_stages(graph: OpGraph, platform: Platform, schedule: Schedule, stage_ops: list[list[int]],
+                  stage_gpu: list[int]) -> None:
+    """Validate the stages and fill ``stage_ops`` / ``stage_gpu`` (op indices).
+
+    Antichains. Checking that no *path* joins two ops of a stage needs
+    reachability (``n^2 / 8`` bytes as bitsets); this checks only the
+    *edges* inside each stage, in O(V + E), and :func:`evaluate` relies on
+    the stage simulation for the rest: when ops ``a`` and ``b`` of stage
+    ``S`` are joined by a path whose inner ops lie outside ``S``, the first
+    inner op's stage waits for ``S`` and ``S`` waits for the last inner op's
+    stage, and the stages along the path link the two (an edge inside one of
+    them is caught here): a cycle among stages, hence a deadlock, which
+    :func:`simulate` always detects. On any error, :func:`evaluate` looks
+    for the first stage with a dependent pair (:meth:`OpGraph.dependent_pair`,
+    exact in linear memory) and reports it instead, so the error and its
+    message are those of a full check stage by stage.
+    """
+    index = graph.id_index
+    succ = graph.succ
+    n = graph.n_ops
+    placed = [False] * n
+    stage_of = [-1] * n
     k_gpus, k_streams = platform.gpus, platform.streams
     unknown: list[str] = []
     for s, stage in enumerate(schedule.stages):
@@ -395,13 +430,13 @@ def evaluate(
                 raise CoverageError(f"op {op_id!r} is placed twice (again in stage #{s} on GPU {gpu})")
             placed[v] = True
             ops.append(v)
-        if len(ops) > 1 and not graph.independent(ops):
-            desc = graph.descendants_bits
-            pair = next((a, b) for a in ops for b in ops if (desc[a] >> b) & 1)
-            raise DependentStageError(
-                f"stage #{s} on GPU {gpu}: ops {graph.ids[pair[0]]!r} and {graph.ids[pair[1]]!r} "
-                "depend on each other and cannot run concurrently"
-            )
+        if len(ops) > 1:
+            for v in ops:
+                stage_of[v] = s
+            if any(stage_of[w] == s for v in ops for w in succ[v]):
+                dependent = _first_dependent_stage(graph, stage_ops + [ops], stage_gpu + [gpu])
+                assert dependent is not None  # an edge inside stage s is a dependent pair
+                raise dependent
         stage_ops.append(ops)
         stage_gpu.append(gpu)
     if unknown:
@@ -412,8 +447,21 @@ def evaluate(
     missing = [graph.ids[v] for v in range(n) if not placed[v]]
     if missing:
         raise CoverageError(f"schedule leaves {len(missing)} op(s) of graph {graph.name!r} unplaced: {_some(missing)}")
-    sim = simulate(graph, platform, stage_gpu, stage_ops, cost_model)
-    return Timeline(graph, platform, schedule, sim, stage_ops, stage_gpu)
+
+
+def _first_dependent_stage(graph: OpGraph, stage_ops: list[list[int]],
+                           stage_gpu: list[int]) -> DependentStageError | None:
+    """The error for the first stage (in schedule order) holding two ops
+    joined by a path, naming the first such pair in stage order."""
+    for s, ops in enumerate(stage_ops):
+        if len(ops) > 1:
+            pair = graph.dependent_pair(ops)
+            if pair is not None:
+                return DependentStageError(
+                    f"stage #{s} on GPU {stage_gpu[s]}: ops {graph.ids[pair[0]]!r} and {graph.ids[pair[1]]!r} "
+                    "depend on each other and cannot run concurrently"
+                )
+    return None
 
 
 def _some(items: list[str], limit: int = 8) -> str:

@@ -28,11 +28,20 @@ from .errors import (
     SelfLoopError,
     UnknownOpError,
 )
+from .reach import ReachIndex
 
-__all__ = ["Op", "Edge", "OpGraph", "GRAPH_FORMAT", "GRAPH_VERSION"]
+__all__ = ["Op", "Edge", "OpGraph", "GRAPH_FORMAT", "GRAPH_VERSION", "REACH_BITS_MAX_OPS"]
 
 GRAPH_FORMAT = "hios-opt/graph"
 GRAPH_VERSION = 1
+
+#: Largest graph whose reachability queries build the ``n^2 / 8``-byte
+#: bitsets (2 MiB at 4096 ops); larger graphs use a linear-memory
+#: :class:`~hios_opt.reach.ReachIndex`. Both answer exactly the same.
+REACH_BITS_MAX_OPS = 4096
+
+# Up to this many ops, independent() asks each pair; above, one search.
+_PAIRWISE_MAX = 8
 
 # Byte counts are int64 everywhere else (torch, numpy, solvers); a larger one
 # is a corrupt file, and it would overflow the float transfer-time arithmetic.
@@ -484,7 +493,14 @@ class OpGraph:
     @cached_property
     def descendants_bits(self) -> tuple[int, ...]:
         """Reachability as bitsets: bit ``j`` of entry ``i`` is set when there
-        is a path of length >= 1 from op ``i`` to op ``j``."""
+        is a path of length >= 1 from op ``i`` to op ``j``.
+
+        They take ``n^2 / 8`` bytes (13 MiB at 10,000 ops): the queries below
+        (:meth:`reaches`, :meth:`depends`, :meth:`independent`) use them only
+        up to :data:`REACH_BITS_MAX_OPS` ops (or when they are already
+        computed) and a linear-memory :class:`~hios_opt.reach.ReachIndex`
+        above, so the evaluator and the heuristics never build them on a large
+        graph."""
         n = self.n_ops
         bits = [0] * n
         succ = self.succ
@@ -497,7 +513,8 @@ class OpGraph:
 
     @cached_property
     def ancestors_bits(self) -> tuple[int, ...]:
-        """Bit ``j`` of entry ``i`` is set when there is a path from ``j`` to ``i``."""
+        """Bit ``j`` of entry ``i`` is set when there is a path from ``j`` to ``i``
+        (``n^2 / 8`` bytes, like :attr:`descendants_bits`)."""
         n = self.n_ops
         bits = [0] * n
         pred = self.pred
@@ -508,18 +525,101 @@ class OpGraph:
             bits[v] = b
         return tuple(bits)
 
+    @cached_property
+    def reach_index(self) -> ReachIndex:
+        """The linear-memory reachability labels (a few integers per op) that
+        answer :meth:`reaches` on graphs above :data:`REACH_BITS_MAX_OPS` ops."""
+        return ReachIndex(self.succ, self.topo, self.topo_position)
+
+    def _reach_bits(self) -> tuple[int, ...] | None:
+        # The bitsets when they exist or are small enough to build; None above
+        # the threshold (read at call time, so tests can lower it).
+        bits = self.__dict__.get("descendants_bits")
+        if bits is None and self.n_ops <= REACH_BITS_MAX_OPS:
+            bits = self.descendants_bits
+        return bits
+
+    def reaches(self, u: int, v: int) -> bool:
+        """True when there is a path of length >= 1 from op index ``u`` to ``v``.
+
+        Exact for any size, in linear memory (see :attr:`descendants_bits`).
+
+        Examples
+        --------
+        >>> from hios_opt import generators
+        >>> g = generators.diamond()            # a -> {b, c} -> d
+        >>> g.reaches(0, 3), g.reaches(3, 0), g.reaches(1, 2)
+        (True, False, False)
+        """
+        bits = self._reach_bits()
+        if bits is not None:
+            return bool((bits[u] >> v) & 1)
+        return self.reach_index.reaches(u, v)
+
     def depends(self, a: int, b: int) -> bool:
         """True when op indices ``a`` and ``b`` are connected by a path."""
-        return bool((self.descendants_bits[a] >> b) & 1 or (self.descendants_bits[b] >> a) & 1)
+        bits = self._reach_bits()
+        if bits is not None:
+            return bool((bits[a] >> b) & 1 or (bits[b] >> a) & 1)
+        index = self.reach_index
+        return index.reaches(a, b) or index.reaches(b, a)
+
+    def related_to_any(self, v: int, op_indices: Iterable[int]) -> bool:
+        """True when a path (either way) joins op index ``v`` and one of the
+        given op indices."""
+        bits = self._reach_bits()
+        if bits is not None:
+            mask = 0
+            others = list(op_indices)
+            for u in others:
+                mask |= 1 << u
+            return bool(bits[v] & mask) or any((bits[u] >> v) & 1 for u in others)
+        index = self.reach_index
+        return any(index.reaches(v, u) or index.reaches(u, v) for u in op_indices)
 
     def independent(self, op_indices: Iterable[int]) -> bool:
         """True when no two of the given op indices are connected by a path."""
         members = list(op_indices)
-        mask = 0
-        for i in members:
-            mask |= 1 << i
-        desc = self.descendants_bits
-        return all(not (desc[i] & mask) for i in members)
+        bits = self._reach_bits()
+        if bits is not None:
+            mask = 0
+            for i in members:
+                mask |= 1 << i
+            return all(not (bits[i] & mask) for i in members)
+        if len(members) <= _PAIRWISE_MAX:
+            return self.dependent_pair(members) is None
+        return not self._path_among(members)
+
+    def dependent_pair(self, op_indices: Iterable[int]) -> tuple[int, int] | None:
+        """The first pair ``(a, b)`` of the given op indices, in nested-loop
+        order (``a`` outer, both in the order given), with a path ``a -> b``;
+        ``None`` when no path joins two of them."""
+        members = list(op_indices)
+        bits = self._reach_bits()
+        if bits is not None:
+            return next(((a, b) for a in members for b in members if (bits[a] >> b) & 1), None)
+        index = self.reach_index
+        return next(((a, b) for a in members for b in members if index.reaches(a, b)), None)
+
+    def _path_among(self, members: list[int]) -> bool:
+        # One forward search from all members at once, for large sets: a
+        # member is entered exactly when another member (or itself, impossible
+        # in a DAG) reaches it. Ops past the last member's topological
+        # position cannot lead back to a member.
+        inside = set(members)
+        position, succ = self.topo_position, self.succ
+        horizon = max(position[v] for v in members)
+        seen: set[int] = set()
+        stack = list(inside)
+        while stack:
+            w = stack.pop()
+            for x in succ[w]:
+                if x in inside:
+                    return True
+                if x not in seen and position[x] < horizon:
+                    seen.add(x)
+                    stack.append(x)
+        return False
 
     def top_level(self, comm: tuple[float, ...] | None = None) -> tuple[float, ...]:
         """Earliest start of each op if every op had its own GPU: the longest

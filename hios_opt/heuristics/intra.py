@@ -351,7 +351,7 @@ def sliding_window(timeline: StageTimeline, window: int) -> int:
     (2, 4.0)
     """
     graph = timeline.graph
-    desc, anc = graph.descendants_bits, graph.ancestors_bits
+    related = graph.related_to_any  # linear memory on large graphs
     streams = timeline.platform.streams
     limit = min(window, streams)
     merges = 0
@@ -364,10 +364,7 @@ def sliding_window(timeline: StageTimeline, window: int) -> int:
             group = ops[a]
             size = len(group)
             if size < limit:
-                mask = 0
-                for v in group:
-                    mask |= 1 << v
-                blocked = 0
+                busy = list(group)  # the group, then the ops jumped over or taken
                 candidates: list[int] = []
                 in_window = size
                 t = nxt[a]
@@ -377,13 +374,11 @@ def sliding_window(timeline: StageTimeline, window: int) -> int:
                     if in_window > window:
                         break
                     v = t_ops[0]
-                    busy = mask | blocked
-                    if len(t_ops) == 1 and size + len(candidates) < limit and not (desc[v] & busy or anc[v] & busy):
+                    if len(t_ops) == 1 and size + len(candidates) < limit and not related(v, busy):
                         candidates.append(t)
-                        mask |= 1 << v
+                        busy.append(v)
                     else:
-                        for u in t_ops:
-                            blocked |= 1 << u
+                        busy.extend(t_ops)
                     t = nxt[t]
                 for j in range(len(candidates), 0, -1):
                     result = timeline.try_merge(a, candidates[:j])
