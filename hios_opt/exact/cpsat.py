@@ -94,10 +94,10 @@ public benchmarks) the rounding is 0 and so is the gap. The default grid,
 :func:`auto_resolution`, is fine enough that the rounding stays within
 :data:`GRID_TOLERANCE`.
 
-Ctrl-C: CP-SAT catches SIGINT during a solve and stops as on a time limit
-(the best solution so far is returned, ``interrupted=True``), but leaves the
-signal at its default action afterwards; :func:`sigint_guard` gives it back
-to Python.
+Ctrl-C: CP-SAT is told not to catch SIGINT (its handler is not
+async-signal-safe and can deadlock the process); the search runs in a helper
+thread and Ctrl-C in the calling thread stops it (:func:`run_interruptible`):
+the best solution so far is returned with ``interrupted=True``.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "sigint_guard", "auto_resolution", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+           "sigint_guard", "run_interruptible", "auto_resolution", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
 
 #: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
 DEFAULT_RESOLUTION_MS = 1e-3
@@ -131,9 +131,20 @@ DEFAULT_RESOLUTION_MS = 1e-3
 #: in an ``"optimal"`` answer (0.01 %).
 GRID_TOLERANCE = 1e-4
 
-# Rough cost (s) of building the model per optional interval or precedence:
-# a solve whose model cannot be built within the time limit is not started.
+# Rough cost (s) of building the model, and of CP-SAT's presolve, per optional
+# interval or precedence (on this project's 2-core machine: 20,000 ops on 4
+# GPUs, 240,000 items, took 4.7 s to build and 23 s to presolve). A solve
+# whose model cannot be built and presolved within the time limit is not
+# started: CP-SAT would spend the limit in presolve (and may overrun it),
+# and the warm start is the answer anyway.
 BUILD_SECONDS_PER_ITEM = 3e-5
+PRESOLVE_SECONDS_PER_ITEM = 1e-4
+# Rough cost (s) of what follows the search, per op + edge (reading the
+# solution back, evaluating it and the warm start) and per optional interval
+# (CP-SAT's own overrun of its limit on a large model): kept out of the
+# solver's time so that the whole call ends near its limit.
+FINISH_SECONDS_PER_OP = 1.5e-5
+FINISH_SECONDS_PER_ITEM = 5e-6
 
 
 def to_ticks(value_ms: float, resolution_ms: float) -> int:
@@ -345,6 +356,48 @@ def sigint_guard() -> Iterator[None]:
     finally:
         if main and saved is not None:
             signal.signal(signal.SIGINT, saved)
+
+
+def run_interruptible(solver: Any, model: Any, callback: Any = None) -> tuple[int | None, bool]:
+    """``solver.solve(model, callback)`` that Ctrl-C stops cleanly.
+
+    CP-SAT's own SIGINT handler is not async-signal-safe: it logs (allocates)
+    inside the handler, and a Ctrl-C that lands while the solver is in
+    ``malloc`` deadlocks the process for good (seen in presolve). So CP-SAT is
+    told not to catch SIGINT, the search runs in a helper thread, and the
+    calling thread waits for it; when Ctrl-C raises ``KeyboardInterrupt``
+    there (main thread), :meth:`CpSolver.stop_search` ends the search as a
+    time limit would, with the best solution so far. Returns the status code
+    (``None`` if the solver raised nothing but returned no code) and whether
+    the search was interrupted.
+    """
+    solver.parameters.catch_sigint_signal = False
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["code"] = solver.solve(model, callback)
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    # Waiting on an Event, not Thread.join: a join cut by KeyboardInterrupt
+    # can leave the thread reported dead while it still runs (CPython 3.11).
+    worker = threading.Thread(target=target, name="hios-opt-cpsat", daemon=True)
+    interrupted = False
+    with sigint_guard():
+        worker.start()
+        while not done.is_set():
+            try:
+                done.wait(0.2)
+            except KeyboardInterrupt:
+                interrupted = True
+                solver.stop_search()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("code"), interrupted
 
 
 def cover_bound(cands: Candidates, dur: list[int], time_limit: float, usable: list[bool] | None = None) -> int:
@@ -674,17 +727,10 @@ def stages_in_order(graph: OpGraph, platform: Platform, cands: Candidates, dur: 
     GPU sorted by start, stages with equal start and end (zero-length ones) in
     dependency order. ``dur`` is each candidate's duration, in the solver's unit."""
     ids = graph.ids
-    anc = graph.ancestors_bits
     pos = graph.topo_position
-    mask_of = {}
-    for _, c, _ in chosen:
-        mask = 0
-        for v in cands.ops[c]:
-            mask |= 1 << v
-        mask_of[c] = mask
 
     def needs(a: int, b: int) -> bool:  # stage b holds an op that depends on stage a
-        return any(anc[v] & mask_of[a] for v in cands.ops[b])
+        return any(graph.reaches(u, v) for u in cands.ops[a] for v in cands.ops[b])
 
     rows = sorted(chosen, key=lambda r: (r[2], r[2] + dur[r[1]], r[0], min(pos[v] for v in cands.ops[r[1]])))
     # Bubble dependent zero-length stages with equal times into order.
@@ -743,6 +789,9 @@ def solve_cpsat(
     try:
         from ortools.sat.python import cp_model
     except ImportError as exc:  # pragma: no cover - ortools is a dependency
+        if "more than once" in str(exc):
+            raise SolverError(f"OR-Tools CP-SAT failed to load earlier in this process ({exc}), e.g. because its "
+                              "first import was interrupted; restart the Python process (or kernel)") from None
         raise SolverError(f"OR-Tools CP-SAT is not installed ({exc}); pip install ortools") from None
 
     data = _grid_data(graph, platform, cands, resolution_ms)
@@ -760,13 +809,16 @@ def solve_cpsat(
             horizon = min(horizon, span)
         else:
             warm_stages = None
-    build_s = BUILD_SECONDS_PER_ITEM * (len(cands) * data.gpus + graph.n_edges * data.gpus)
-    if warm is not None and time_limit is not None and build_s > deadline - time.monotonic():
-        # The model could not even be built in time: answer with the warm start.
+    items = len(cands) * data.gpus + graph.n_edges * data.gpus
+    build_s = BUILD_SECONDS_PER_ITEM * items
+    presolve_s = PRESOLVE_SECONDS_PER_ITEM * items
+    if warm is not None and time_limit is not None and build_s + presolve_s > deadline - time.monotonic():
+        # The model could not be built and presolved in time: answer with the warm start.
         return finish(graph, platform, cost_model, solver="cpsat", solver_status="NOT_STARTED",
                       schedules=[warm], solver_bound_ms=None, warm=warm,
                       stats={"candidates": len(cands), "estimated_build_s": round(build_s, 2),
-                             "note": "model too large to build within the time limit"},
+                             "estimated_presolve_s": round(presolve_s, 2),
+                             "note": "model too large to build and presolve within the time limit"},
                       wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
     # Cheap real bounds are valid for the grid model's reported bound too:
     # cutting the grid model below floor(LB / r) keeps r * bound <= optimum.
@@ -779,19 +831,15 @@ def solve_cpsat(
     keeper = _incumbent(model)
     solver = cp_model.CpSolver()
     params = solver.parameters
-    params.max_time_in_seconds = max(0.01, deadline - time.monotonic())
+    remaining = deadline - time.monotonic()
+    reserve = min(0.25 * remaining, FINISH_SECONDS_PER_OP * (graph.n_ops + graph.n_edges)
+                  + FINISH_SECONDS_PER_ITEM * len(cands) * data.gpus)
+    params.max_time_in_seconds = max(0.01, remaining - reserve)
     if workers is not None:
         params.num_workers = workers
     params.random_seed = seed
     params.log_search_progress = bool(log)
-    interrupted = False
-    solve_started = time.monotonic()
-    try:
-        with sigint_guard():
-            code = solver.solve(model.model, keeper)
-    except KeyboardInterrupt:
-        code, interrupted = None, True
-    solve_time = time.monotonic() - solve_started
+    code, interrupted = run_interruptible(solver, model.model, keeper)
     interrupted = interrupted or keeper.interrupted
 
     schedules: list[Schedule | None] = [warm]
@@ -822,9 +870,6 @@ def solve_cpsat(
         bound = solver.best_objective_bound
         if math.isfinite(bound):
             bound_ms = math.ceil(bound - 1e-9) * unit
-        # Ctrl-C: CP-SAT catches SIGINT and stops as on a time limit, before it.
-        if code not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and solve_time < params.max_time_in_seconds - 0.05:
-            interrupted = True
     elif keeper.best is not None:
         schedules.append(stages_in_order(graph, platform, cands, data.dur, keeper.best, "cpsat"))
     stats: dict[str, Any] = {
