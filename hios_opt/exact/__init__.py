@@ -157,7 +157,10 @@ def solve(
         ``None``: no limit. On expiry the best schedule so far is returned with
         status ``"feasible"`` (or ``"unknown"`` when there is none).
     workers : int, optional
-        Search threads (CP-SAT) or threads (CBC); default: all cores.
+        Search threads (CP-SAT) or threads (CBC); default: all cores. With
+        two, CP-SAT runs an LP-heavy search and objective shaving, which
+        prove optimality far sooner here than its default pair
+        (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`).
     seed : int
         Random seed of the solver.
     warm_start : "auto", heuristic name, Schedule or None

@@ -94,6 +94,11 @@ public benchmarks) the rounding is 0 and so is the gap. The default grid,
 :func:`auto_resolution`, is fine enough that the rounding stays within
 :data:`GRID_TOLERANCE`.
 
+Search: with two threads CP-SAT runs :data:`TWO_THREAD_PORTFOLIO` (an
+LP-heavy search and objective shaving) instead of its default pair, since
+the warm start is usually optimal or near it and the time goes into the
+bound; with one thread or three and more, CP-SAT's own choice.
+
 Ctrl-C: CP-SAT is told not to catch SIGINT (its handler is not
 async-signal-safe and can deadlock the process); the search runs in a helper
 thread and Ctrl-C in the calling thread stops it (:func:`run_interruptible`):
@@ -123,7 +128,7 @@ from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "sigint_guard", "run_interruptible", "auto_resolution", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+           "sigint_guard", "run_interruptible", "auto_resolution", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
 
 #: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
 DEFAULT_RESOLUTION_MS = 1e-3
