@@ -872,9 +872,9 @@ def solve_cpsat(
                 # Proven on the grid: the real gap is this schedule's rounding,
                 # which counts as tolerance up to GRID_TOLERANCE of the makespan
                 # (a coarser grid proves less: the answer stays "feasible").
+                # (The grid makespan, at most the real one, sets the cap.)
                 rounding = _rounding_slack(graph, platform, cands, data, found, cost_model)
-                span = evaluate(graph, platform, found, cost_model).makespan
-                slack = min(rounding, GRID_TOLERANCE * span)
+                slack = min(rounding, GRID_TOLERANCE * solver.objective_value * unit)
         elif keeper.best is not None:
             schedules.append(stages_in_order(graph, platform, cands, data.dur, keeper.best, "cpsat"))
         if code == cp_model.INFEASIBLE:
