@@ -857,7 +857,6 @@ def solve_cpsat(
     params.random_seed = seed
     params.log_search_progress = bool(log)
     code, interrupted = run_interruptible(solver, model.model, keeper)
-    interrupted = interrupted or keeper.interrupted
 
     schedules: list[Schedule | None] = [warm]
     slack = 0.0  # only a grid-optimal solution's rounding counts as tolerance
@@ -909,8 +908,8 @@ def solve_cpsat(
 
 def _incumbent(model: _Model) -> Any:
     """A solution callback that keeps the latest solution (at most every
-    0.2 s) so that an interrupted search still returns it, and stops the
-    search on ``KeyboardInterrupt``."""
+    0.2 s) and counts them. It runs in CP-SAT's threads, where Ctrl-C never
+    arrives: :func:`run_interruptible` handles that in the caller's thread."""
     from ortools.sat.python import cp_model
 
     class Incumbent(cp_model.CpSolverSolutionCallback):
@@ -918,18 +917,13 @@ def _incumbent(model: _Model) -> Any:
             super().__init__()
             self.best: list[tuple[int, int, int]] | None = None
             self.count = 0
-            self.interrupted = False
             self._stored_at = -math.inf
 
         def on_solution_callback(self) -> None:
-            try:
-                self.count += 1
-                now = time.monotonic()
-                if now - self._stored_at >= 0.2:
-                    self.best = model.chosen(self.value, self.boolean_value)
-                    self._stored_at = now
-            except KeyboardInterrupt:
-                self.interrupted = True
-                self.stop_search()
+            self.count += 1
+            now = time.monotonic()
+            if now - self._stored_at >= 0.2:
+                self.best = model.chosen(self.value, self.boolean_value)
+                self._stored_at = now
 
     return Incumbent()
