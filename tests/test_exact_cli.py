@@ -29,7 +29,7 @@ def test_solve_json_with_milp(capsys):
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["status"] == "optimal" and data["makespan_ms"] == 6.5 and data["warm_start"] is None
-    assert data["solver"] == "milp:PULP_CBC_CMD" and data["gpus"] == 2
+    assert data["solver"] == "milp:HiGHS" and data["gpus"] == 2
 
 
 def test_solve_errors(capsys):

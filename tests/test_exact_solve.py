@@ -149,7 +149,7 @@ def test_to_ticks():
     assert to_ticks(0.0, 0.001) == 0
 
 
-@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30)])
+@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30), ("milp:cbc", 30)])
 def test_time_limit_respected(solver, nodes):
     g = medium(3, nodes)
     solve(generators.diamond(), Platform(gpus=2), solver, time_limit=5)  # imports off the clock
@@ -163,7 +163,7 @@ def test_time_limit_respected(solver, nodes):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
-@pytest.mark.parametrize("solver", ["cpsat", "milp"])
+@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
 def test_ctrl_c_returns_the_best_schedule(solver):
     g = medium(1, 60)
     p = Platform(gpus=2, streams=2)

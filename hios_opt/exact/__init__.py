@@ -209,7 +209,7 @@ def solve(
     if cost_model is not None and not isinstance(cost_model, StageModel):
         raise OptionError(f"cost_model must be a StageModel, got {type(cost_model).__name__}")
     deadline = started + (time_limit if time_limit is not None else 1e9)
-    name = solver if solver != "milp" else "milp:PULP_CBC_CMD"
+    name = solver
     warm: Schedule | None = None
     try:
         if solver == "cpsat":
@@ -228,9 +228,9 @@ def solve(
                                time_limit=time_limit, workers=workers, seed=seed, log=log,
                                resolution_ms=float(resolution_ms) if resolution_ms is not None
                                else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
-        from .milp import check_size, pulp_solver, solve_milp
+        from .milp import check_size, default_backend, pulp_solver, solve_milp
 
-        backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else "PULP_CBC_CMD")
+        backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())
         name = f"milp:{backend}"
         cands = stage_candidates(graph, platform.streams, cost_model)
         check_size(graph, platform, cands)

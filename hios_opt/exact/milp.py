@@ -82,11 +82,31 @@ MAX_VARIABLES = 200_000
 # Time grid (ms) on which the redundant load bound is computed, rounding down.
 _FINE_MS = 1e-6
 
-#: Short names of PuLP solvers.
+#: Short names of PuLP solvers (``"highs"``: the in-process HiGHS of the
+#: ``highspy`` package, else the ``highs`` command).
 ALIASES = {
-    "cbc": "PULP_CBC_CMD", "glpk": "GLPK_CMD", "highs": "HiGHS_CMD", "gurobi": "GUROBI_CMD",
+    "cbc": "PULP_CBC_CMD", "glpk": "GLPK_CMD", "highs": "HiGHS", "gurobi": "GUROBI_CMD",
     "cplex": "CPLEX_CMD", "scip": "SCIP_CMD", "xpress": "XPRESS", "copt": "COPT_CMD", "mosek": "MOSEK",
 }
+
+#: What ``solver="milp"`` runs: HiGHS (``highspy``, a dependency) when it can
+#: be loaded, else PuLP's bundled CBC.
+DEFAULT_BACKENDS = ("HiGHS", "PULP_CBC_CMD")
+
+
+def default_backend() -> str:
+    """The PuLP solver behind ``solver="milp"``: the first of
+    :data:`DEFAULT_BACKENDS` that is available.
+
+    >>> default_backend() in DEFAULT_BACKENDS
+    True
+    """
+    try:
+        import pulp
+    except ImportError as exc:  # pragma: no cover - pulp is a dependency
+        raise SolverError(f"PuLP is not installed ({exc}); pip install pulp") from None
+    available = pulp.listSolvers(onlyAvailable=True)
+    return next((name for name in DEFAULT_BACKENDS if name in available), DEFAULT_BACKENDS[-1])
 
 
 def pulp_solver(name: str) -> str:
@@ -102,6 +122,9 @@ def pulp_solver(name: str) -> str:
         raise SolverError(f"PuLP is not installed ({exc}); pip install pulp") from None
     known = {s.lower(): s for s in pulp.listSolvers()}
     wanted = ALIASES.get(name.lower(), name)
+    if wanted == "HiGHS" and wanted not in pulp.listSolvers(onlyAvailable=True) and \
+            "HiGHS_CMD" in pulp.listSolvers(onlyAvailable=True):
+        wanted = "HiGHS_CMD"  # no highspy, but the highs command
     real = known.get(wanted.lower())
     if real is None:
         raise AlgorithmError(f"unknown MILP solver {name!r}; PuLP knows: {', '.join(sorted(known.values()))}")
@@ -322,19 +345,72 @@ def solve_milp(
                       schedules=[warm], solver_bound_ms=lower, stats=stats, warm=warm,
                       wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
     remaining = max(1.0, remaining)
+    if backend == "HiGHS":
+        # The tolerance that decides "optimal" is 1e-6 of the makespan (plus
+        # 1e-6 of UB): HiGHS's default relative gap (1e-4) would stop short.
+        gap_abs = 0.999 * step if step is not None else None
+        status_name, info, interrupted, failure, has_solution = _run_highs(
+            prob, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
+            log=log, gap_abs=gap_abs, warm=warm_split is not None)
+    else:
+        status_name, info, interrupted, failure, has_solution = _run_pulp(
+            prob, backend, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
+            log=log, gap_abs=0.999 * step if step is not None else None, warm=warm_split is not None)
+    if failure is not None:
+        if warm is None:
+            raise SolverError(failure)
+        # CBC 2.10 can crash when its time limit expires while it processes a
+        # MIP start; the warm start is still a valid answer.
+        info["solver_error"] = failure
+
+    schedules: list[Schedule | None] = [warm]
+    bound_ms: float | None = None
+    if has_solution:
+        schedules.append(_extract(graph, platform, cands, T, x, K))
+        objective = pulp.value(prob.objective)
+        if prob.sol_status == pulp.LpSolutionOptimal and "bound" not in info:
+            bound_ms = objective
+        elif "bound" in info:
+            bound_ms = info["bound"]
+        if bound_ms is not None and step is not None:
+            bound_ms = math.ceil(bound_ms / step - 1e-6) * step
+    elif not interrupted and failure is None and prob.status == pulp.LpStatusInfeasible:
+        raise SolverError(
+            f"{backend} says the MILP of graph {graph.name!r} is infeasible, yet a sequential schedule always "
+            "exists: this is a bug in hios_opt.exact.milp (or a numerical failure), please report it"
+        )
+    stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
+             "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub, **info}
+    # The solvers' tolerances (integrality 1e-7 and primal feasibility 1e-7
+    # times big-M of order UB) bound how far the objective they prove may sit
+    # below the evaluated makespan.
+    slack = 1e-6 * ub
+    return finish(
+        graph, platform, cost_model, solver=f"milp:{backend}", solver_status=status_name, schedules=schedules,
+        solver_bound_ms=bound_ms, slack_ms=slack, stats=stats, warm=warm,
+        wall_time_s=time.monotonic() - started, interrupted=interrupted, time_limit_s=time_limit,
+    )
+
+
+def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
+              gap_abs: float | None, warm: bool) -> tuple[str, dict[str, Any], bool, str | None, bool]:
+    """Solve with a PuLP solver (CBC: its log is parsed for the bound and
+    node count). Returns the status word, statistics, whether Ctrl-C cut
+    it short, a failure message (or ``None``) and whether a solution came back."""
+    import pulp
+
     log_fd, log_path = tempfile.mkstemp(prefix="hios_cbc_", suffix=".log")
     os.close(log_fd)
     kwargs: dict[str, Any] = {"msg": bool(log)}
     if time_limit is not None:
-        kwargs["timeLimit"] = remaining
+        kwargs["timeLimit"] = time_limit
     if workers is not None:
         kwargs["threads"] = workers
-    if step is not None:
-        kwargs["gapAbs"] = 0.999 * step  # a bound within one step of the incumbent proves it
+    if gap_abs is not None:
+        kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
     if backend == "PULP_CBC_CMD":
-        kwargs.update(logPath=log_path, warmStart=warm_split is not None,
-                      options=[f"randomCbcSeed {seed + 1}"])
-    elif warm_split is not None:
+        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed + 1}"])
+    elif warm:
         kwargs["warmStart"] = True
     try:
         solver = pulp.getSolver(backend, **kwargs)
@@ -364,50 +440,65 @@ def solve_milp(
     info: dict[str, Any] = {}
     if failure is not None:
         tail = " | ".join(line.strip() for line in log_text.strip().splitlines()[-4:])
-        message = f"{backend} failed: {failure.split(', use msg=True')[0]}" + (f"; its log ends: {tail}" if tail else "")
-        if warm is None:
-            raise SolverError(message)
-        # CBC 2.10 can crash when its time limit expires while it processes a
-        # MIP start; the warm start is still a valid answer.
-        info["solver_error"] = message
-    else:
-        info = _parse_cbc_log(log_text)
+        failure = f"{backend} failed: {failure.split(', use msg=True')[0]}" + (f"; its log ends: {tail}" if tail else "")
+        return "SOLVER_FAILED", info, interrupted, failure, False
+    info = _parse_cbc_log(log_text)
+    if interrupted:
+        return "INTERRUPTED", info, True, None, False
+    if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        name = "Optimal" if prob.sol_status == pulp.LpSolutionOptimal else info.get("result", "Feasible")
+        return name, info, False, None, True
+    return pulp.LpStatus.get(prob.status, str(prob.status)), info, False, None, False
 
-    schedules: list[Schedule | None] = [warm]
-    bound_ms: float | None = None
-    status_name = "INTERRUPTED" if interrupted else pulp.LpStatus.get(prob.status, str(prob.status))
-    if failure is not None:
-        status_name = "SOLVER_FAILED"
-    has_solution = (not interrupted and failure is None
-                    and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible))
-    if has_solution:
-        schedules.append(_extract(graph, platform, cands, T, x, K))
-        objective = pulp.value(prob.objective)
-        if prob.sol_status == pulp.LpSolutionOptimal and "bound" not in info:
-            bound_ms = objective
-        elif "bound" in info:
-            bound_ms = info["bound"]
-        if bound_ms is not None and step is not None:
-            bound_ms = math.ceil(bound_ms / step - 1e-6) * step
-        if prob.sol_status == pulp.LpSolutionOptimal:
-            status_name = "Optimal"
-        else:
-            status_name = info.get("result", "Feasible")
-    elif not interrupted and failure is None and prob.status == pulp.LpStatusInfeasible:
-        raise SolverError(
-            f"{backend} says the MILP of graph {graph.name!r} is infeasible, yet a sequential schedule always "
-            "exists: this is a bug in hios_opt.exact.milp (or a numerical failure), please report it"
-        )
-    stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
-             "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub, **info}
-    # CBC's tolerances (integrality 1e-7 times big-M of order UB) bound how far
-    # the objective it proves may sit below the evaluated makespan.
-    slack = 1e-6 * ub
-    return finish(
-        graph, platform, cost_model, solver=f"milp:{backend}", solver_status=status_name, schedules=schedules,
-        solver_bound_ms=bound_ms, slack_ms=slack, stats=stats, warm=warm,
-        wall_time_s=time.monotonic() - started, interrupted=interrupted, time_limit_s=time_limit,
-    )
+
+def _run_highs(prob: Any, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
+               gap_abs: float | None, warm: bool) -> tuple[str, dict[str, Any], bool, str | None, bool]:
+    """Solve with HiGHS in this process (PuLP builds the model, ``highspy``
+    solves it); same returns as :func:`_run_pulp`.
+
+    Unlike PuLP's own call this gives HiGHS the warm start (the variables'
+    initial values, a complete solution), reads the proven bound
+    (``mip_dual_bound``) and node count, and lets Ctrl-C stop the search
+    cleanly: HiGHS runs in a helper thread and an interrupt callback ends it,
+    keeping the best solution so far.
+    """
+    import highspy
+    import pulp
+
+    solver = pulp.getSolver("HiGHS", msg=bool(log), timeLimit=time_limit, gapRel=1e-7, gapAbs=gap_abs,
+                            threads=workers, random_seed=seed)
+    solver.createAndConfigureSolver(prob)
+    solver.buildSolverModel(prob)
+    h = prob.solverModel
+    if warm:
+        columns = prob.variables()
+        values = [v.varValue if v.varValue is not None else (v.lowBound or 0.0) for v in columns]
+        h.setSolution(len(values), list(range(len(values))), values)
+    h.HandleUserInterrupt = True
+    interrupted = False
+    worker = h.startSolve()
+    done = False
+    while not done:
+        try:
+            done, _ = h.wait(0.2)
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+    worker.join()
+    model_status = h.getModelStatus()
+    found = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    info: dict[str, Any] = {"result": h.modelStatusToString(model_status), "nodes": int(h.getInfo().mip_node_count)}
+    bound = h.getInfo().mip_dual_bound
+    if math.isfinite(bound):
+        info["bound"] = bound
+    if found:
+        status, sol_status = solver.findSolutionValues(prob)
+        prob.assignStatus(status, sol_status)
+    elif model_status == highspy.HighsModelStatus.kInfeasible:
+        prob.assignStatus(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible)
+    name = "INTERRUPTED" if interrupted else ("Optimal" if model_status == highspy.HighsModelStatus.kOptimal
+                                              else info["result"])
+    return name, info, interrupted, None, found
 
 
 def _split_to_candidates(graph: OpGraph, cands: Candidates, schedule: Schedule) -> Schedule:
