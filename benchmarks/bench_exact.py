@@ -15,12 +15,14 @@ Two parts, each printed and written to ``benchmarks/results/``:
    (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
    the time limit on a real model's size.
 
-``exact_summary*.md`` aggregates both. The full run takes hours on a shared
-2-core machine, so it samples: every instance is listed in the CSV with the
-exact limits used, and the summary says what was run. ``--quick`` (< 2 min)
+The MILP runs on HiGHS (``milp``, the default) and, for comparison, on
+PuLP's bundled CBC (``milp:cbc``). ``exact_summary*.md`` aggregates both
+parts. The full run takes hours on a shared 2-core machine, so it samples:
+every instance is listed in the CSV with the exact limits used, and the
+summary says what was run. ``--quick`` (< 2 min)
 runs a small sample of each part and writes ``*_quick`` files. ``--resume``
 keeps the rows of an earlier (cut-short) run that the plan still asks for
-and runs only the missing ones.
+and runs only the missing ones (both parts).
 
 Wall times on a shared machine are noisy; the CSV also has CP-SAT's
 deterministic time (``det_time``), which does not depend on the load.
@@ -84,13 +86,24 @@ def public_plan(instances: list[BenchmarkInstance], quick: bool) -> list[tuple[s
     plan += [("sinnen30", i, "cpsat", 15.0) for i in every_kth(sinnen30, 24)]
     plan += [("stg50", i, "cpsat", 10.0) for i in every_kth(stg50, 40)]
     plan += [("stg100", i, "cpsat", 10.0) for i in every_kth(stg100, 20)]
-    plan += [("sinnen10", i, "milp", 30.0) for i in every_kth(sinnen10, 30)]
+    plan += [("sinnen10", i, milp, 30.0) for milp in ("milp", "milp:cbc") for i in every_kth(sinnen10, 30)]
     return plan
 
 
-def run_public(plan, workers: int, out: Path | None = None) -> list[dict]:
+def public_key(row: dict) -> tuple:
+    """What identifies a public row (to resume a run)."""
+    return (row["dataset"], row["name"], int(row["processors"]), row["solver"], float(row["time_limit_s"]))
+
+
+def run_public(plan, workers: int, out: Path | None = None, done: list[dict] | None = None) -> list[dict]:
+    """Run the public plan; rows of ``done`` that the plan asks for are kept."""
+    kept = {public_key(r): r for r in (done or [])}
     rows: list[dict] = []
     for label, inst, solver, limit in plan:
+        key = (label, inst.name, inst.processors, solver, float(limit))
+        if key in kept:
+            rows.append(kept[key])
+            continue
         t0 = time.monotonic()
         try:
             r = solve(inst.graph, inst.platform, solver, time_limit=limit, workers=workers,
@@ -112,7 +125,7 @@ def run_public(plan, workers: int, out: Path | None = None) -> list[dict]:
             "det_time": _det(r),
         })
         mark = "proven" if rows[-1]["proven"] else ("reached" if reached else f"{r.makespan_ms:g}")
-        print(f"  {label:9s} {inst.name[:60]:60s} P={inst.processors:<2d} {solver:5s} opt={inst.optimum:g} "
+        print(f"  {label:9s} {inst.name[:60]:60s} P={inst.processors:<2d} {solver:8s} opt={inst.optimum:g} "
               f"{mark:8s} {wall:6.2f} s", flush=True)
         if out is not None:
             write_csv(out, PUBLIC_FIELDS, rows)
@@ -134,10 +147,11 @@ def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, f
     cp = [(10, 2, 2), (12, 2, 2), (16, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
           (100, 4, 4)]
     mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
-    models = [("cpsat", m, 2, 2, 0, 60.0) for m in MODELS] + [("milp", m, 2, 2, 0, 60.0) for m in MODELS]
+    models = [(solver, m, 2, 2, 0, 60.0) for solver in ("cpsat", "milp", "milp:cbc") for m in MODELS]
     models += [("cpsat", m, 4, 2, 0, 60.0) for m in MODELS]
     return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
-            + [("milp", n, k, s, seed, 60.0) for n, k, s in mi for seed in range(seeds)] + models)
+            + [(milp, n, k, s, seed, 60.0) for milp in ("milp", "milp:cbc") for n, k, s in mi
+               for seed in range(seeds)] + models)
 
 
 #: Zoo graphs of the reach table (``data/models/<name>.json``).
@@ -276,22 +290,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="random graphs per reach row (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="solver threads (default 2)")
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach (none: only rebuild the summary)")
-    parser.add_argument("--solvers", default="cpsat,milp", help="comma-separated: cpsat, milp")
+    parser.add_argument("--solvers", default="cpsat,milp,milp:cbc",
+                        help="comma-separated: cpsat, milp (HiGHS), milp:cbc")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the reach rows of an earlier run that the plan asks for; run only the rest")
+                        help="keep the rows of an earlier run that the plan asks for; run only the rest")
     args = parser.parse_args(argv)
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
     parts = set(args.parts.split(","))
     solvers = set(args.solvers.split(","))
-    suffix = ("_quick" if args.quick else "") + ("" if solvers >= {"cpsat", "milp"} else "_" + "_".join(sorted(solvers)))
+    suffix = ("_quick" if args.quick else "") + ("" if solvers >= {"cpsat", "milp"} else
+                                                 "_" + "_".join(sorted(s.replace(":", "_") for s in solvers)))
     t0 = time.monotonic()
     public: list[dict] = []
     reach: list[dict] = []
     if "public" in parts:
         print(f"public instances from {data}")
         plan = [p for p in public_plan(load_directory(data), args.quick) if p[2] in solvers]
-        public = run_public(plan, args.workers, args.out / f"exact_public{suffix}.csv")
+        done = read_rows(args.out / f"exact_public{suffix}.csv") if args.resume else []
+        public = run_public(plan, args.workers, args.out / f"exact_public{suffix}.csv", done)
         write_csv(args.out / f"exact_public{suffix}.csv", PUBLIC_FIELDS, public)
     else:
         public = read_rows(args.out / f"exact_public{suffix}.csv")

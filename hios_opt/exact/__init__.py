@@ -150,17 +150,19 @@ def solve(
         The problem (DESIGN.md section 1).
     solver : str
         ``"cpsat"`` (OR-Tools CP-SAT, :mod:`hios_opt.exact.cpsat`), ``"milp"``
-        (PuLP with CBC, :mod:`hios_opt.exact.milp`) or ``"milp:NAME"`` for
-        another PuLP solver (``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...).
+        (the MILP of :mod:`hios_opt.exact.milp`, built with PuLP and solved
+        by HiGHS) or ``"milp:NAME"`` for another PuLP solver (``"milp:cbc"``
+        for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...).
     time_limit : float or None
         Seconds for the whole call (warm start and model building included);
         ``None``: no limit. On expiry the best schedule so far is returned with
         status ``"feasible"`` (or ``"unknown"`` when there is none).
     workers : int, optional
-        Search threads (CP-SAT) or threads (CBC); default: all cores. With
-        two, CP-SAT runs an LP-heavy search and objective shaving, which
-        prove optimality far sooner here than its default pair
-        (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`).
+        Search threads (CP-SAT) or threads (MILP solver); default: all cores
+        (HiGHS: its own choice). With two, CP-SAT's tree search is an
+        LP-heavy one, which proves optimality far sooner here than its
+        default (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
+        large-neighbourhood search keeps the other thread.
     seed : int
         Random seed of the solver.
     warm_start : "auto", heuristic name, Schedule or None
