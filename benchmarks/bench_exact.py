@@ -253,7 +253,8 @@ def summarize(public: list[dict], reach: list[dict], data: Path, quick: bool, wo
                  "the default grid on the random and zoo graphs (1 µs or finer, `auto_resolution`: 0.01 µs on "
                  "the random graphs, 0.0001 µs on the zoo graphs). Wall times on a shared 2-core machine (other "
                  "jobs ran at the same time); `det_time` in the CSV is CP-SAT's load-independent "
-                 "deterministic time.")
+                 "deterministic time. Solver `milp` is the MILP on HiGHS (the default), `milp:cbc` the same "
+                 "model on PuLP's bundled CBC.")
     lines += ["", "## Public instances (streams = 1: P|prec,c_ij|Cmax)", "",
               "| set | solver | limit s | cases | optimum reached | proven optimal | median s (proven) | "
               "max s (proven) |", "|---|---|---|---|---|---|---|---|"]

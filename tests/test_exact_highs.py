@@ -10,6 +10,7 @@ import pytest
 
 from hios_opt import Platform, evaluate, generators
 from hios_opt.bounds import lower_bound
+from hios_opt.errors import SolverError
 from hios_opt.exact import solve
 from hios_opt.exact.milp import default_backend, pulp_solver
 
@@ -57,3 +58,19 @@ def test_highs_optimum_matches_cpsat():
     assert m.status == c.status == "optimal"
     assert m.makespan_ms == pytest.approx(c.makespan_ms, rel=2e-6)
     assert m.lower_bound_ms <= c.makespan_ms + 1e-9 and c.lower_bound_ms <= m.makespan_ms + 1e-9
+
+
+def test_default_backend_falls_back_to_cbc(monkeypatch):
+    import pulp
+
+    real = pulp.listSolvers
+
+    def without_highs(onlyAvailable=False):
+        return [s for s in real(onlyAvailable=onlyAvailable) if not (onlyAvailable and s.startswith("HiGHS"))]
+
+    monkeypatch.setattr(pulp, "listSolvers", without_highs)
+    assert default_backend() == "PULP_CBC_CMD"
+    r = solve(generators.diamond(), Platform(gpus=2), "milp", time_limit=10, workers=1)
+    assert r.solver == "milp:PULP_CBC_CMD" and r.status == "optimal"
+    with pytest.raises(SolverError, match="not available"):
+        solve(generators.diamond(), Platform(gpus=2), "milp:highs", time_limit=10)

@@ -411,7 +411,9 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
 
     log_fd, log_path = tempfile.mkstemp(prefix="hios_cbc_", suffix=".log")
     os.close(log_fd)
-    kwargs: dict[str, Any] = {"msg": bool(log)}
+    # A relative gap of 1e-7: commercial solvers stop at 1e-4 by default and
+    # would call that "optimal" (their objective is then taken as the bound).
+    kwargs: dict[str, Any] = {"msg": bool(log), "gapRel": 1e-7}
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
     if workers is not None:
@@ -424,9 +426,9 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         kwargs["warmStart"] = True
     try:
         solver = pulp.getSolver(backend, **kwargs)
-    except TypeError:
-        kwargs.pop("warmStart", None)
-        kwargs.pop("threads", None)
+    except TypeError:  # a solver class without some of these options
+        for option in ("warmStart", "threads", "gapRel", "gapAbs"):
+            kwargs.pop(option, None)
         solver = pulp.getSolver(backend, **kwargs)
     interrupted = False
     failure: str | None = None
