@@ -74,3 +74,13 @@ def test_default_backend_falls_back_to_cbc(monkeypatch):
     assert r.solver == "milp:PULP_CBC_CMD" and r.status == "optimal"
     with pytest.raises(SolverError, match="not available"):
         solve(generators.diamond(), Platform(gpus=2), "milp:highs", time_limit=10)
+
+
+def test_highs_on_a_pure_lp():
+    # A chain on one GPU leaves the MILP without integer variables: HiGHS
+    # solves an LP and has no MIP bound (it reports 0); the optimum's
+    # objective is the bound.
+    g = generators.chain(4, 1.0, 0.5)
+    r = solve(g, Platform(gpus=1), "milp", time_limit=10, warm_start=None)
+    assert r.status == "optimal" and r.makespan_ms == pytest.approx(4.0)
+    assert "bound" not in r.stats and r.lower_bound_ms == pytest.approx(4.0)

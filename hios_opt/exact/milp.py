@@ -500,9 +500,12 @@ def _run_highs(prob: Any, *, time_limit: float | None, workers: int | None, seed
     model_status = h.getModelStatus()
     found = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     info: dict[str, Any] = {"result": h.modelStatusToString(model_status), "nodes": int(h.getInfo().mip_node_count)}
-    bound = h.getInfo().mip_dual_bound
-    if math.isfinite(bound):
-        info["bound"] = bound
+    if any(v.cat == pulp.LpInteger for v in prob.variables()):
+        bound = h.getInfo().mip_dual_bound
+        if math.isfinite(bound):
+            info["bound"] = bound
+    # (no integer variable, e.g. a chain on one GPU: HiGHS solved an LP and
+    # has no MIP bound; an optimal LP's objective is the bound, set by the caller)
     if found:
         status, sol_status = solver.findSolutionValues(prob)
         prob.assignStatus(status, sol_status)
