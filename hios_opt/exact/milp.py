@@ -131,16 +131,16 @@ def pulp_solver(name: str) -> str:
     except ImportError as exc:  # pragma: no cover - pulp is a dependency
         raise SolverError(f"PuLP is not installed ({exc}); pip install pulp") from None
     known = {s.lower(): s for s in pulp.listSolvers()}
+    available = pulp.listSolvers(onlyAvailable=True)
     wanted = ALIASES.get(name.lower(), name)
-    if wanted == "HiGHS" and wanted not in pulp.listSolvers(onlyAvailable=True) and \
-            "HiGHS_CMD" in pulp.listSolvers(onlyAvailable=True):
+    if wanted == "HiGHS" and wanted not in available and "HiGHS_CMD" in available:
         wanted = "HiGHS_CMD"  # no highspy, but the highs command
     real = known.get(wanted.lower())
     if real is None:
         raise AlgorithmError(f"unknown MILP solver {name!r}; PuLP knows: {', '.join(sorted(known.values()))}")
-    if real not in pulp.listSolvers(onlyAvailable=True):
+    if real not in available:
         raise SolverError(f"MILP solver {real} is not available on this machine (not installed or no licence); "
-                          f"available: {', '.join(pulp.listSolvers(onlyAvailable=True)) or 'none'}")
+                          f"available: {', '.join(available) or 'none'}")
     return real
 
 
@@ -355,17 +355,10 @@ def solve_milp(
                       schedules=[warm], solver_bound_ms=lower, stats=stats, warm=warm,
                       wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
     remaining = max(1.0, remaining)
-    if backend == "HiGHS":
-        # The tolerance that decides "optimal" is 1e-6 of the makespan (plus
-        # 1e-6 of UB): HiGHS's default relative gap (1e-4) would stop short.
-        gap_abs = 0.999 * step if step is not None else None
-        status_name, info, interrupted, failure, has_solution = _run_highs(
-            prob, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
-            log=log, gap_abs=gap_abs, warm=warm_split is not None)
-    else:
-        status_name, info, interrupted, failure, has_solution = _run_pulp(
-            prob, backend, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
-            log=log, gap_abs=0.999 * step if step is not None else None, warm=warm_split is not None)
+    run = _run_highs if backend == "HiGHS" else _run_pulp
+    status_name, info, interrupted, failure, has_solution = run(
+        prob, backend, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
+        log=log, gap_abs=0.999 * step if step is not None else None, warm=warm_split is not None)
     if failure is not None:
         if warm is None:
             raise SolverError(failure)
@@ -463,10 +456,11 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
     return pulp.LpStatus.get(prob.status, str(prob.status)), info, False, None, False
 
 
-def _run_highs(prob: Any, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
+def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
                gap_abs: float | None, warm: bool) -> tuple[str, dict[str, Any], bool, str | None, bool]:
     """Solve with HiGHS in this process (PuLP builds the model, ``highspy``
-    solves it); same returns as :func:`_run_pulp`.
+    solves it); same arguments and returns as :func:`_run_pulp`
+    (``backend`` is ``"HiGHS"``).
 
     Unlike PuLP's own call this gives HiGHS the warm start (the variables'
     initial values, a complete solution), reads the proven bound
