@@ -70,6 +70,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -480,17 +481,32 @@ def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: in
         columns = prob.variables()
         values = [v.varValue if v.varValue is not None else (v.lowBound or 0.0) for v in columns]
         h.setSolution(len(values), list(range(len(values))), values)
+    # HiGHS runs in a helper thread; Ctrl-C here asks its interrupt callback
+    # to stop it. (Not highspy's startSolve/wait: their locks are shared by
+    # every Highs object, and a Ctrl-C that lands inside them leaves the next
+    # solve of the process refusing to start.)
     h.HandleUserInterrupt = True
-    interrupted = False
-    worker = h.startSolve()
-    done = False
-    while not done:
+    done = threading.Event()
+
+    def target() -> None:
         try:
-            done, _ = h.wait(0.2)
+            h.run()
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="hios-opt-highs", daemon=True)
+    interrupted = False
+    try:
+        worker.start()
+    except KeyboardInterrupt:
+        interrupted = True
+        h.cancelSolve()
+    while worker.ident is not None and not done.is_set():
+        try:
+            done.wait(0.2)
         except KeyboardInterrupt:
             interrupted = True
             h.cancelSolve()
-    worker.join()
     model_status = h.getModelStatus()
     found = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     info: dict[str, Any] = {"result": h.modelStatusToString(model_status), "nodes": int(h.getInfo().mip_node_count)}
