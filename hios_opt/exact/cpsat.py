@@ -125,6 +125,7 @@ from ..evaluate import edge_comm, evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .result import SolveResult, finish
 
@@ -382,40 +383,14 @@ def run_interruptible(solver: Any, model: Any, callback: Any = None) -> tuple[in
     CP-SAT's own SIGINT handler is not async-signal-safe: it logs (allocates)
     inside the handler, and a Ctrl-C that lands while the solver is in
     ``malloc`` deadlocks the process for good (seen in presolve). So CP-SAT is
-    told not to catch SIGINT, the search runs in a helper thread, and the
-    calling thread waits for it; when Ctrl-C raises ``KeyboardInterrupt``
-    there (main thread), :meth:`CpSolver.stop_search` ends the search as a
-    time limit would, with the best solution so far. Returns the status code
-    (``None`` if the solver raised nothing but returned no code) and whether
-    the search was interrupted.
+    told not to catch SIGINT, the search runs in a helper thread, and Ctrl-C
+    calls :meth:`CpSolver.stop_search`, which ends the search as a time limit
+    would, with the best solution so far (:func:`~hios_opt.exact._interrupt.run_stoppable`).
+    Returns the status code (``None`` if the solver returned none) and
+    whether the search was interrupted.
     """
     solver.parameters.catch_sigint_signal = False
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            outcome["code"] = solver.solve(model, callback)
-        except BaseException as exc:  # pragma: no cover - re-raised below
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    # Waiting on an Event, not Thread.join: a join cut by KeyboardInterrupt
-    # can leave the thread reported dead while it still runs (CPython 3.11).
-    worker = threading.Thread(target=target, name="hios-opt-cpsat", daemon=True)
-    interrupted = False
-    with sigint_guard():
-        worker.start()
-        while not done.is_set():
-            try:
-                done.wait(0.2)
-            except KeyboardInterrupt:
-                interrupted = True
-                solver.stop_search()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("code"), interrupted
+    return run_stoppable(lambda: solver.solve(model, callback), solver.stop_search, "hios-opt-cpsat")
 
 
 def cover_bound(cands: Candidates, dur: list[int], time_limit: float, usable: list[bool] | None = None) -> int:

@@ -70,7 +70,6 @@ import math
 import os
 import re
 import tempfile
-import threading
 import time
 from typing import Any
 
@@ -81,6 +80,7 @@ from ..evaluate import edge_comm, evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .cpsat import _grid_data, _ramps, load_bound, relabel_gpus, stages_in_order, uniform_links
 from .result import SolveResult, finish
@@ -481,32 +481,11 @@ def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: in
         columns = prob.variables()
         values = [v.varValue if v.varValue is not None else (v.lowBound or 0.0) for v in columns]
         h.setSolution(len(values), list(range(len(values))), values)
-    # HiGHS runs in a helper thread; Ctrl-C here asks its interrupt callback
-    # to stop it. (Not highspy's startSolve/wait: their locks are shared by
-    # every Highs object, and a Ctrl-C that lands inside them leaves the next
-    # solve of the process refusing to start.)
+    # Ctrl-C asks HiGHS's interrupt callback to stop. (Not highspy's own
+    # startSolve/wait: their locks are shared by every Highs object, and a
+    # Ctrl-C that lands inside them left the next solve refusing to start.)
     h.HandleUserInterrupt = True
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            h.run()
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=target, name="hios-opt-highs", daemon=True)
-    interrupted = False
-    try:
-        worker.start()
-    except KeyboardInterrupt:
-        interrupted = True
-        h.cancelSolve()
-    while worker.ident is not None and not done.is_set():
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt:
-            interrupted = True
-            h.cancelSolve()
+    _, interrupted = run_stoppable(h.run, h.cancelSolve, "hios-opt-highs")
     model_status = h.getModelStatus()
     found = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     info: dict[str, Any] = {"result": h.modelStatusToString(model_status), "nodes": int(h.getInfo().mip_node_count)}

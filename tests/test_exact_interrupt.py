@@ -1,0 +1,84 @@
+"""run_stoppable: the helper thread that Ctrl-C stops, shared by CP-SAT and HiGHS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from hios_opt.exact._interrupt import run_stoppable
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
+
+
+def _search(flag: threading.Event, limit: float = 20.0):
+    """A stand-in for a solver: runs until stopped (or its time limit)."""
+    def work() -> str:
+        return "stopped" if flag.wait(limit) else "time limit"
+    return work
+
+
+def test_ctrl_c_stops_the_work_and_is_reported():
+    flag = threading.Event()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    value, pressed = run_stoppable(_search(flag), flag.set, "test")
+    assert (value, pressed) == ("stopped", True)
+    assert time.monotonic() - t0 < 5
+    # The previous handler is back: the next Ctrl-C raises KeyboardInterrupt.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+
+
+def test_stop_is_repeated_until_the_work_returns():
+    # A stop request that comes before the search has started is lost by
+    # some solvers: run_stoppable repeats it.
+    calls = []
+    started = threading.Event()
+
+    def work() -> int:
+        time.sleep(0.5)           # not searching yet: early stops are ignored
+        started.set()
+        deadline = time.monotonic() + 5
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(calls)
+
+    def stop() -> None:
+        if started.is_set():
+            calls.append(time.monotonic())
+
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    value, pressed = run_stoppable(work, stop, "test")
+    assert pressed and value == 3
+
+
+def test_without_ctrl_c_and_errors():
+    assert run_stoppable(lambda: 42, lambda: None, "test") == (42, False)
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_stoppable(fail, lambda: None, "test")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_from_another_thread_no_handler_is_installed():
+    out = {}
+
+    def body() -> None:
+        out["result"] = run_stoppable(lambda: "done", lambda: None, "test")
+        out["handler"] = signal.getsignal(signal.SIGINT)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(10)
+    assert out == {"result": ("done", False), "handler": signal.default_int_handler}
