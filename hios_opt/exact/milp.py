@@ -69,6 +69,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import tempfile
 import time
 from typing import Any
@@ -424,14 +425,21 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         for option in ("warmStart", "threads", "gapRel", "gapAbs"):
             kwargs.pop(option, None)
         solver = pulp.getSolver(backend, **kwargs)
-    interrupted = False
     failure: str | None = None
-    try:
-        prob.solve(solver)
-    except KeyboardInterrupt:
-        interrupted = True
-    except pulp.PulpSolverError as exc:
-        failure = str(exc)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError as exc:
+            errors.append(exc)
+
+    # The solver runs as a child process (CBC and the other *_CMD solvers);
+    # Ctrl-C is passed on to it as SIGINT, on which CBC stops and writes its
+    # best solution. (A Ctrl-C typed in a terminal reaches it directly too.)
+    _, interrupted = run_stoppable(work, _interrupt_solver_processes, "hios-opt-milp")
+    if errors and not interrupted:
+        failure = str(errors[0])
     log_text = ""
     try:
         with open(log_path, encoding="utf-8", errors="replace") as fh:
@@ -450,11 +458,31 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         return "SOLVER_FAILED", info, interrupted, failure, False
     info = _parse_cbc_log(log_text)
     if interrupted:
-        return "INTERRUPTED", info, True, None, False
+        found = not errors and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+        return "INTERRUPTED", info, True, None, found
     if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         name = "Optimal" if prob.sol_status == pulp.LpSolutionOptimal else info.get("result", "Feasible")
         return name, info, False, None, True
     return pulp.LpStatus.get(prob.status, str(prob.status)), info, False, None, False
+
+
+def _interrupt_solver_processes() -> None:
+    """Send SIGINT to this process's solver children (Linux: found in
+    ``/proc``; elsewhere nothing is sent and the solver runs to its limit
+    unless the terminal's Ctrl-C reached it)."""
+    me = os.getpid()
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                name, _, rest = fh.read().partition(" (")[2].rpartition(") ")
+            if int(rest.split()[1]) == me and name.lower().startswith(("cbc", "glpsol", "highs", "scip")):
+                os.kill(int(entry), signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
