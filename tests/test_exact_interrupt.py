@@ -82,3 +82,36 @@ def test_from_another_thread_no_handler_is_installed():
     t.start()
     t.join(10)
     assert out == {"result": ("done", False), "handler": signal.default_int_handler}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_lost_keyboard_interrupt_still_stops_the_search():
+    # A KeyboardInterrupt raised inside a gc callback is printed and dropped
+    # by CPython; inside ctrl_c_scope the Ctrl-C is recorded anyway, and the
+    # search that follows stops at once instead of running to its limit.
+    import gc
+    import warnings
+
+    from hios_opt.exact._interrupt import ctrl_c_scope
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            time.sleep(0.5)  # the Ctrl-C lands here
+
+    flag = threading.Event()
+    with ctrl_c_scope():
+        gc.callbacks.append(slow_callback)
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                timer.start()
+                gc.collect()       # KeyboardInterrupt raised in the callback: lost
+        finally:
+            gc.callbacks.remove(slow_callback)
+            timer.cancel()
+        t0 = time.monotonic()
+        value, pressed = run_stoppable(_search(flag), flag.set, "test")
+    assert (value, pressed) == ("stopped", True)
+    assert time.monotonic() - t0 < 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

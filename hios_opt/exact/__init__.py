@@ -24,6 +24,7 @@ from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
+from ._interrupt import ctrl_c_scope
 from .candidates import Candidates, count_candidates, stage_candidates
 from .result import SolveResult, finish
 
@@ -213,35 +214,38 @@ def solve(
     deadline = started + (time_limit if time_limit is not None else 1e9)
     name = solver
     warm: Schedule | None = None
-    try:
-        if solver == "cpsat":
-            from .cpsat import auto_resolution, solve_cpsat, uniform_links
+    # A Ctrl-C is also recorded, so that one whose KeyboardInterrupt is lost
+    # (raised inside a finalizer or gc callback) still stops the search.
+    with ctrl_c_scope():
+        try:
+            if solver == "cpsat":
+                from .cpsat import auto_resolution, solve_cpsat, uniform_links
 
+                cands = stage_candidates(graph, platform.streams, cost_model)
+                gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+                if len(cands) * gpus > MAX_INTERVALS:
+                    raise ProblemTooLargeError(
+                        f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x "
+                        f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
+                        "streams=1, fewer GPUs or a smaller graph"
+                    )
+                warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
+                return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
+                                   time_limit=time_limit, workers=workers, seed=seed, log=log,
+                                   resolution_ms=float(resolution_ms) if resolution_ms is not None
+                                   else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
+            from .milp import check_size, default_backend, pulp_solver, solve_milp
+
+            backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())
+            name = f"milp:{backend}"
             cands = stage_candidates(graph, platform.streams, cost_model)
-            gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
-            if len(cands) * gpus > MAX_INTERVALS:
-                raise ProblemTooLargeError(
-                    f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x "
-                    f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
-                    "streams=1, fewer GPUs or a smaller graph"
-                )
+            check_size(graph, platform, cands)
             warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
-            return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
-                               time_limit=time_limit, workers=workers, seed=seed, log=log,
-                               resolution_ms=float(resolution_ms) if resolution_ms is not None
-                               else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
-        from .milp import check_size, default_backend, pulp_solver, solve_milp
-
-        backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())
-        name = f"milp:{backend}"
-        cands = stage_candidates(graph, platform.streams, cost_model)
-        check_size(graph, platform, cands)
-        warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
-        return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
-                          time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
-    except KeyboardInterrupt:
-        # Ctrl-C outside the solver's own search: the warm start, if any.
-        return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
+            return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
+                              time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
+        except KeyboardInterrupt:
+            # Ctrl-C outside the solver's own search: the warm start, if any.
+            return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
 
 
 def _interrupted(graph: OpGraph, platform: Platform, cost_model: StageModel | None, solver: str,
