@@ -110,11 +110,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +126,7 @@ from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "sigint_guard", "run_interruptible", "auto_resolution", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+           "run_interruptible", "auto_resolution", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
 
 #: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
 DEFAULT_RESOLUTION_MS = 1e-3
@@ -359,24 +355,6 @@ def _ramps(graph: OpGraph, data: _Data) -> tuple[int, int]:
     return ramp_in, ramp_out
 
 
-@contextmanager
-def sigint_guard() -> Iterator[None]:
-    """Run a CP-SAT solve and give Ctrl-C back to Python afterwards.
-
-    CP-SAT catches SIGINT during a solve (and stops as on a time limit), but
-    then leaves the signal at its default action, so a later Ctrl-C would kill
-    the process instead of raising ``KeyboardInterrupt``; re-installing
-    Python's handler undoes that.
-    """
-    main = threading.current_thread() is threading.main_thread()
-    saved = signal.getsignal(signal.SIGINT) if main else None
-    try:
-        yield
-    finally:
-        if main and saved is not None:
-            signal.signal(signal.SIGINT, saved)
-
-
 def run_interruptible(solver: Any, model: Any, callback: Any = None) -> tuple[int | None, bool]:
     """``solver.solve(model, callback)`` that Ctrl-C stops cleanly.
 
@@ -416,8 +394,7 @@ def cover_bound(cands: Candidates, dur: list[int], time_limit: float, usable: li
     # A short helper solve: let Ctrl-C raise KeyboardInterrupt right after it
     # (the caller then returns its best schedule) rather than be swallowed.
     solver.parameters.catch_sigint_signal = False
-    with sigint_guard():
-        code = solver.solve(m)
+    code = solver.solve(m)
     if code == cp_model.OPTIMAL:
         return int(round(solver.objective_value))
     bound = solver.best_objective_bound
