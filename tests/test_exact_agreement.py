@@ -1,4 +1,4 @@
-"""CP-SAT == MILP == brute force on tiny instances, and hand-solved optima."""
+"""CP-SAT == MILP == A* == brute force on tiny instances, and hand-solved optima."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def check(graph: OpGraph, platform: Platform, expected: float, solver: str, **kw
 
 
 @pytest.mark.parametrize("seed,gpus,streams,ccr", CASES)
-def test_cpsat_milp_brute_agree(seed, gpus, streams, ccr):
+def test_exact_solvers_and_brute_force_agree(seed, gpus, streams, ccr):
     g = tiny(seed, ccr)
     p = Platform(gpus=gpus, streams=streams)
     expected = brute_force(g, p).makespan_ms
@@ -46,8 +46,10 @@ def test_cpsat_milp_brute_agree(seed, gpus, streams, ccr):
     check(g, p, expected, "cpsat", warm_start=None, resolution_ms=1e-6)
     check(g, p, expected, "milp", warm_start=None)      # HiGHS
     check(g, p, expected, "milp:cbc", warm_start=None)
+    check(g, p, expected, "astar", warm_start=None)
 
 
+SOLVERS = ["cpsat", "milp", "milp:cbc", "astar"]
 NAMED = ["diamond", "fork-join", "inception-block", "wide-layer", "chain"]
 
 
@@ -60,17 +62,18 @@ def test_named_graphs(name, gpus, streams):
     check(g, p, expected, "cpsat")
     check(g, p, expected, "milp")
     check(g, p, expected, "milp:cbc")
+    check(g, p, expected, "astar")
 
 
 # streams=1: the classical P | prec, c_ij | Cmax, solved by hand.
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("comm,expected", [(0.0, 6.0), (0.5, 6.5), (1.5, 7.5), (3.0, 9.0), (5.0, 10.0)])
 def test_fork_join_p_prec_c(solver, comm, expected):
     # Second branch and the join on GPU 1: 1 + c + 4 + 1; all on one GPU: 10.
     check(generators.fork_join(2, 4.0, comm), Platform(gpus=2), expected, solver)
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_hand_solved_p_prec_c(solver):
     independent = OpGraph([Op("a", 3.0), Op("b", 3.0), Op("c", 2.0), Op("d", 2.0), Op("e", 2.0)])
     check(independent, Platform(gpus=2), 6.0, solver)  # {3, 3} | {2, 2, 2}
@@ -81,7 +84,7 @@ def test_hand_solved_p_prec_c(solver):
     check(generators.diamond(), Platform(gpus=1, streams=2), 6.5, solver)
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_link_matrix(solver):
     # GPU 2 sits behind a slow link; edges carry bytes, not comm_ms.
     g = OpGraph([Op("a", 1.0), Op("b", 2.0, 0.5), Op("c", 2.0, 0.5), Op("d", 1.0)],
@@ -91,7 +94,7 @@ def test_link_matrix(solver):
     check(g, p, brute_force(g, p).makespan_ms, solver)
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_measured_stage_table_and_zero_latency(solver):
     ops = [Op("in", 0.0), Op("a", 2.0, 0.5), Op("b", 3.0, 0.5), Op("c", 1.0, 0.9), Op("out", 0.0)]
     edges = [("in", "a", 0.3), ("in", "b", 0.3), ("in", "c", 0.3), ("a", "out", 0.3), ("b", "out", 0.3),
@@ -102,7 +105,7 @@ def test_measured_stage_table_and_zero_latency(solver):
         check(g, p, brute_force(g, p).makespan_ms, solver)
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("gpus,streams", [(1, 1), (2, 2), (3, 1)])
 def test_degenerate_graphs(solver, gpus, streams):
     p = Platform(gpus=gpus, streams=streams)

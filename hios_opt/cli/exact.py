@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_graph_argument(p)
     add_platform_arguments(p)
     p.add_argument("--solver", default="cpsat", metavar="NAME",
-                   help="cpsat (default), milp (PuLP + HiGHS), milp:cbc (PuLP's bundled CBC), or milp:NAME "
-                        "for another PuLP solver")
+                   help="cpsat (default), milp (PuLP + HiGHS), milp:cbc (PuLP's bundled CBC), milp:NAME "
+                        "for another PuLP solver, or astar (best-first search with dominance; one thread)")
     p.add_argument("--time-limit", "-t", type=finite_float, default=60.0, metavar="SEC",
                    help="time limit in seconds (default 60)")
     p.add_argument("--workers", type=positive_int, default=None, metavar="N",

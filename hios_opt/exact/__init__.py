@@ -32,7 +32,7 @@ __all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_cand
            "Candidates", "MAX_INTERVALS"]
 
 #: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
-SOLVERS = ("cpsat", "milp")
+SOLVERS = ("cpsat", "milp", "astar")
 
 #: Largest number of (candidate, GPU) pairs a CP-SAT model may have.
 MAX_INTERVALS = 400_000
@@ -116,7 +116,7 @@ def warm_start_schedule(
 
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
     if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
-        raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', or 'milp:NAME' "
+        raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', 'astar', or 'milp:NAME' "
                              "with a PuLP solver name such as 'milp:PULP_CBC_CMD'")
     if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
                                    or math.isnan(time_limit) or time_limit <= 0):
@@ -234,6 +234,13 @@ def solve(
                                    time_limit=time_limit, workers=workers, seed=seed, log=log,
                                    resolution_ms=float(resolution_ms) if resolution_ms is not None
                                    else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
+            if solver == "astar":
+                from .astar import solve_astar
+
+                cands = stage_candidates(graph, platform.streams, cost_model)
+                warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
+                return solve_astar(graph, platform, cands, warm=warm, deadline=deadline, started=started,
+                                   time_limit=time_limit, cost_model=cost_model, log=log)
             from .milp import check_size, default_backend, pulp_solver, solve_milp
 
             backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())

@@ -1,0 +1,488 @@
+"""Best-first branch and bound over partial schedules (A*), with dominance.
+
+A third exact method beside the CP-SAT and MILP models, for the same problem
+(DESIGN.md section 1). It is strongest on two GPUs with two streams, where
+the CP-SAT model's bound stays at its static value for minutes (see the
+README's reach table).
+
+Search space
+------------
+A *partial schedule* is a list of stages ``(GPU, candidate)`` appended in
+non-decreasing order of start time. A stage appended to GPU ``k`` starts at
+
+    ``s = max(t0, ready[k], max over inputs of (producer end + delay))``
+
+where ``t0`` is the start of the stage appended last and ``ready[k]`` the end
+of GPU ``k``'s last stage. The ops already placed always form a *downset*
+(every producer of a placed op is placed), so a stage may only use ops whose
+producers are all placed.
+
+*Completeness.* Sort the stages of any schedule by the start times that
+:func:`hios_opt.evaluate` gives them (producers first on ties). Appending
+them in that order reproduces exactly those start times, since they are
+non-decreasing, so every schedule, an optimal one included, is a path of the
+search. Conversely the times of any path are at least the evaluator's for
+its stages (``max`` with ``t0`` only delays), so a path's makespan bounds its
+schedule's real makespan from above; the returned makespan is the
+evaluator's.
+
+*Dominance.* A state's future depends only on the set of placed ops, ``t0``,
+``ready``, the makespan so far, and, for every unplaced op with a placed
+producer and every GPU ``k``, the time its placed inputs are ready on ``k``.
+If state ``A`` has the same placed set as ``B`` and none of these numbers is
+larger, then every completion of ``B`` applied to ``A`` gives each stage a
+start no later (the start rule is a maximum of these numbers and of earlier
+ends), so ``B`` is dropped. With interchangeable GPUs (uniform delays) the
+comparison also tries ``A`` with its two GPUs swapped (two GPUs), and a stage
+may open an unused GPU only if it is the lowest-numbered unused one.
+
+Lower bound of a state (all terms valid for every completion)
+-------------------------------------------------------------
+Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
+``v`` and ``tail(v)`` the longest ``dmin`` chain from ``v`` to a sink.
+
+- *paths*: earliest starts ``h(v)`` (at least ``t0``; the earliest time its
+  placed inputs are ready on some GPU whose queue is free; after every
+  unplaced producer's ``h + dmin``), and ``Cmax >= h(v) + tail(v)``;
+- *load*: if exactly the GPUs of a set ``A`` run more stages, each of them
+  starts its next stage no earlier than ``r_k = max(t0, ready[k], min over R
+  of the time an op can start on k)``, together they run the *least busy
+  time* ``W(R)`` of ``R``, and a GPU whose last stage holds no sink idles at
+  least ``b`` before the makespan (the static ramp of
+  :func:`hios_opt.exact.cpsat.load_bound`; at most ``#sinks in R`` GPUs of
+  ``A`` end with one). A GPU outside ``A`` gives ``Cmax >= ready[k]`` (plus
+  ``b`` when its last stage holds no sink). The bound is the least, over
+  ``A``, of the larger of ``(sum of r_k + W(R) + max(0, |A| - #sinks) b) /
+  |A|`` and those GPU ends (exact over all ``A`` for up to
+  :data:`SUBSET_GPUS` GPUs; beyond that the GPU ends are left out and the
+  ``|A|`` GPUs of smallest ``r_k`` are taken, which is smaller);
+- ``W(R)``: with stages of at most two ops, a minimum-weight cover of ``R``
+  by singletons and pairs, i.e. ``sum of t(v)`` minus a maximum-weight
+  matching of the pair savings ``t(a) + t(b) - L(a, b)``
+  (:func:`networkx.max_weight_matching`, cached per ``R``); a pair is left out
+  when its ops' static windows cannot hold it in a schedule shorter than the
+  best found (``max head + L + max tail after > best``). With larger stages,
+  the sum over ``R`` of each op's cheapest share ``L(c) / |c|``.
+
+States whose bound reaches the best makespan found (the warm start first)
+are cut. The bound reported at a time limit is the least bound among the
+states not yet expanded; when none is left, the best schedule is optimal.
+Periodic *dives* (greedy descents, lowest bound first) find good schedules
+early, which tightens the pair windows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from itertools import count
+from typing import Any
+
+from ..costs import StageModel
+from ..evaluate import evaluate
+from ..graph import OpGraph
+from ..platform import Platform
+from ..schedules import Schedule, Stage
+from ._interrupt import run_stoppable
+from .candidates import Candidates
+from .cpsat import uniform_links
+from .result import SolveResult, finish
+
+__all__ = ["solve_astar", "MAX_STATES", "SUBSET_GPUS"]
+
+#: Default cap on the number of states kept (memory: roughly 1 KB each).
+MAX_STATES = 2_000_000
+
+#: Up to this many GPUs the load bound tries every set of active GPUs.
+SUBSET_GPUS = 4
+
+# Expansions between two greedy dives.
+_DIVE_EVERY = 2000
+# Relative tolerance: a state is cut when its bound is within this of the best.
+_CUT_TOLERANCE = 1e-9
+
+
+class _Search:
+    """Precomputed data and the search itself (one solve)."""
+
+    def __init__(self, graph: OpGraph, platform: Platform, cands: Candidates, best: float,
+                 deadline: float, max_states: int, log: bool = False) -> None:
+        n = graph.n_ops
+        K = platform.gpus if not uniform_links(graph, platform) else min(platform.gpus, n)
+        self.n, self.K = n, K
+        self.graph = graph
+        self.interchangeable = uniform_links(graph, platform)
+        self.deadline = deadline
+        self.max_states = max_states
+        self.log = log
+        self._next_log = time.monotonic() + 0.5
+        self.stop_requested = False
+        self.cand_ops = cands.ops
+        self.cand_lat = cands.latency_ms
+        self.cand_mask = [sum(1 << v for v in c) for c in cands.ops]
+        # Candidates by their first op (lowest index), to list the ready ones fast.
+        self.by_first: list[list[int]] = [[] for _ in range(n)]
+        for c, ops in enumerate(cands.ops):
+            self.by_first[ops[0]].append(c)
+        self.pred_mask = [sum(1 << u for u in graph.pred[v]) for v in range(n)]
+        self.sink = [not graph.succ[v] for v in range(n)]
+        # out[u]: (consumer, delay[a][b]) per edge.
+        self.out: list[list[tuple[int, tuple[tuple[float, ...], ...]]]] = [[] for _ in range(n)]
+        min_delay = [0.0] * graph.n_edges
+        for e in range(graph.n_edges):
+            u, v = graph.edge_src[e], graph.edge_dst[e]
+            delay = tuple(tuple(platform.comm_ms(graph, e, a, b) for b in range(K)) for a in range(K))
+            self.out[u].append((v, delay))
+            min_delay[e] = min((delay[a][b] for a in range(K) for b in range(K) if a != b), default=0.0)
+        self.topo = list(graph.topo)
+        lat = cands.latency_ms
+        self.dmin = [min(lat[c] for c in cands.by_op[v]) for v in range(n)]
+        self.tail = [0.0] * n
+        for v in reversed(self.topo):
+            self.tail[v] = self.dmin[v] + max((self.tail[w] for w in graph.succ[v]), default=0.0)
+        head0 = [0.0] * n
+        for v in self.topo:
+            head0[v] = max((head0[u] + self.dmin[u] for u in graph.pred[v]), default=0.0)
+        self.ramp_out = min((max(min_delay[e] + self.tail[graph.edge_dst[e]] for e in graph.out_edges[v])
+                             for v in range(n) if graph.succ[v]), default=0.0) if K > 1 else 0.0
+        self.latency = list(graph.latency)
+        self.share = [min(lat[c] / len(cands.ops[c]) for c in cands.by_op[v]) for v in range(n)]
+        self.pairs_only = all(len(ops) <= 2 for ops in cands.ops)
+        # Pair savings with the makespan a pair needs at least (static windows).
+        self.pairs = []
+        for c, ops in enumerate(cands.ops):
+            if len(ops) == 2:
+                a, b = ops
+                saving = self.latency[a] + self.latency[b] - lat[c]
+                if saving > 0:
+                    need = (max(head0[a], head0[b]) + lat[c]
+                            + max(self.tail[a] - self.dmin[a], self.tail[b] - self.dmin[b]))
+                    self.pairs.append((a, b, saving, need))
+        self.full = (1 << n) - 1
+        delays = [d for row in self.out for _, delay in row for line in delay for d in line]
+        self.integral = all(float(x).is_integer() for x in (*lat, *delays))
+        self.best = best
+        self.best_state: Any = None
+        self._busy: dict[int, float] = {}
+        self._busy_best = best
+        self.stats = {"expanded": 0, "generated": 0, "cut_by_bound": 0, "dominated": 0, "dives": 0,
+                      "kept": 0, "dive_improvements": 0}
+
+    # -- bounds -------------------------------------------------------------
+
+    def busy(self, rem: int) -> float:
+        """Least total busy time of the ops in ``rem`` (see the module docstring)."""
+        if self.best < self._busy_best:
+            self._busy.clear()
+            self._busy_best = self.best
+        value = self._busy.get(rem)
+        if value is None:
+            if self.pairs_only:
+                import networkx as nx
+
+                g = nx.Graph()
+                limit = self.best * (1 + _CUT_TOLERANCE)
+                g.add_weighted_edges_from((a, b, s) for a, b, s, need in self.pairs
+                                          if rem >> a & 1 and rem >> b & 1 and need <= limit)
+                saving = sum(g[a][b]["weight"] for a, b in nx.max_weight_matching(g))
+                value = sum(self.latency[v] for v in _bits(rem)) - saving
+            else:
+                value = sum(self.share[v] for v in _bits(rem))
+            self._busy[rem] = value
+        return value
+
+    def bound(self, ideal: int, t0: float, ready: tuple[float, ...], cmax: float,
+              dr: dict[int, tuple[float, ...]], last_sink: tuple[bool, ...]) -> float:
+        rem = self.full & ~ideal
+        if not rem:
+            return cmax
+        K = self.K
+        lb = cmax
+        head: dict[int, float] = {}
+        dmin, tail = self.dmin, self.tail
+        first = [math.inf] * K
+        free_min = min(ready)
+        for v in self.topo:
+            if not rem >> v & 1:
+                continue
+            vec = dr.get(v)
+            if vec is None:
+                est = max(t0, free_min)
+                on = None
+            else:
+                on = [max(vec[k], t0) for k in range(K)]
+                est = min(max(on[k], ready[k]) for k in range(K))
+            for u in self.graph.pred[v]:
+                if rem >> u & 1:
+                    x = head[u] + dmin[u]
+                    if x > est:
+                        est = x
+            head[v] = est
+            x = est + tail[v]
+            if x > lb:
+                lb = x
+            for k in range(K):
+                y = est if on is None else max(est, on[k])
+                if y < first[k]:
+                    first[k] = y
+        r = [max(t0, ready[k], first[k]) for k in range(K)]
+        work = self.busy(rem)
+        sinks = sum(1 for v in head if self.sink[v])
+        b = self.ramp_out
+        if K <= SUBSET_GPUS:
+            fin = [ready[k] + (0.0 if last_sink[k] else b) if ready[k] > 0 else 0.0 for k in range(K)]
+            load = math.inf
+            for A in range(1, 1 << K):
+                m = 0
+                total = work
+                val = 0.0
+                for k in range(K):
+                    if A >> k & 1:
+                        m += 1
+                        total += r[k]
+                    elif fin[k] > val:
+                        val = fin[k]
+                val = max(val, (total + max(0, m - sinks) * b) / m)
+                if val < load:
+                    load = val
+        else:
+            order = sorted(r)
+            load = math.inf
+            total = work
+            for m in range(1, K + 1):
+                total += order[m - 1]
+                load = min(load, (total + max(0, m - sinks) * b) / m)
+        return max(lb, load)
+
+    # -- moves --------------------------------------------------------------
+
+    def children(self, state: tuple) -> list[tuple]:
+        """Every state one stage further, with its bound, cut states left out."""
+        ideal, t0, ready, cmax, end, gpu, last_sink, dr = state[:8]
+        K = self.K
+        rem = self.full & ~ideal
+        avail = 0
+        for v in _bits(rem):
+            if self.pred_mask[v] & ideal == self.pred_mask[v]:
+                avail |= 1 << v
+        gpus = range(K)
+        if self.interchangeable:
+            used = [False] * K
+            for g in gpu:
+                if g >= 0:
+                    used[g] = True
+            opened = next((k for k in range(K) if not used[k]), None)
+            gpus = [k for k in range(K) if used[k] or k == opened]
+        cut = self.cut_level()
+        out = []
+        stats = self.stats
+        for v in _bits(avail):
+            for c in self.by_first[v]:
+                cm = self.cand_mask[c]
+                if cm & avail != cm:
+                    continue
+                ops = self.cand_ops[c]
+                data = [t0] * K
+                for w in ops:
+                    vec = dr.get(w)
+                    if vec is not None:
+                        for k in range(K):
+                            if vec[k] > data[k]:
+                                data[k] = vec[k]
+                for k in gpus:
+                    s = ready[k] if ready[k] > data[k] else data[k]
+                    e = s + self.cand_lat[c]
+                    stats["generated"] += 1
+                    n_ready = ready[:k] + (e,) + ready[k + 1:]
+                    n_cmax = e if e > cmax else cmax
+                    if n_cmax >= cut:
+                        stats["cut_by_bound"] += 1
+                        continue
+                    n_end = list(end)
+                    n_gpu = list(gpu)
+                    n_dr = dict(dr)
+                    for w in ops:
+                        n_end[w] = e
+                        n_gpu[w] = k
+                        n_dr.pop(w, None)
+                    for w in ops:
+                        for x, delay in self.out[w]:
+                            row = delay[k]
+                            old = n_dr.get(x)
+                            new = tuple(e + row[j] for j in range(K))
+                            if old is not None:
+                                new = tuple(a if a > b_ else b_ for a, b_ in zip(old, new))
+                            n_dr[x] = new
+                    n_last = last_sink[:k] + (any(self.sink[w] for w in ops),) + last_sink[k + 1:]
+                    n_ideal = ideal | cm
+                    lb = self.bound(n_ideal, s, n_ready, n_cmax, n_dr, n_last)
+                    if lb >= cut:
+                        stats["cut_by_bound"] += 1
+                        continue
+                    out.append((lb, (n_ideal, s, n_ready, n_cmax, tuple(n_end), tuple(n_gpu), n_last, n_dr,
+                                     state, (k, c))))
+        return out
+
+    def profile(self, state: tuple) -> tuple[tuple[float, ...], ...]:
+        """The numbers dominance compares, and their GPU-swapped version.
+
+        Every future stage starts at or after ``t0``, and on GPU ``k`` at or
+        after ``ready[k]``; so ``ready[k]`` counts as ``max(ready[k], t0)`` and
+        an input time on ``k`` as at least that, without changing any future.
+        """
+        _, t0, ready, cmax, _, _, _, dr = state[:8]
+        K = self.K
+        free = [r if r > t0 else t0 for r in ready]
+        p = [t0, cmax, *free]
+        keys = sorted(dr)
+        for w in keys:
+            vec = dr[w]
+            p.extend(vec[k] if vec[k] > free[k] else free[k] for k in range(K))
+        if K == 2 and self.interchangeable:
+            q = [t0, cmax, free[1], free[0]]
+            for i in range(len(keys)):
+                q.extend((p[5 + 2 * i], p[4 + 2 * i]))
+            return (tuple(p), tuple(q))
+        return (tuple(p),)
+
+    def dive(self, state: tuple) -> None:
+        """Greedy descent from ``state`` (lowest bound first) to a full schedule."""
+        self.stats["dives"] += 1
+        while state[0] != self.full:
+            if self.halted():
+                return
+            kids = self.children(state)
+            if not kids:
+                return
+            state = min(kids, key=lambda kid: kid[0])[1]
+        if state[3] < self.best:
+            self.best = state[3]
+            self.best_state = state
+            self.stats["dive_improvements"] += 1
+
+    def cut_level(self) -> float:
+        """States whose bound reaches this cannot beat the best schedule
+        (integer data: every makespan is an integer, so a bound above
+        ``best - 1`` suffices)."""
+        if self.integral:
+            return self.best - 1 + 1e-6
+        return self.best * (1 - _CUT_TOLERANCE)
+
+    # -- search -------------------------------------------------------------
+
+    def halted(self) -> str:
+        """Why the search must stop now ("stopped", "time"), or ""."""
+        if self.stop_requested:
+            return "stopped"
+        if time.monotonic() > self.deadline:
+            return "time"
+        return ""
+
+    def run(self) -> tuple[float, str]:
+        """Search; returns (bound, reason): "exhausted", "time", "states" or "stopped"."""
+        K = self.K
+        root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
+        tie = count()
+        heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(tie), root)]
+        store: dict[int, list[tuple[float, ...]]] = {}
+        stats = self.stats
+        self.dive(root)
+        if self.halted():
+            return min(heap[0][0], self.best), self.halted()
+        while heap:
+            f, _, state = heapq.heappop(heap)
+            if f >= self.cut_level():
+                heap.clear()
+                break
+            stats["expanded"] += 1
+            n_exp = stats["expanded"]
+            reason = self.halted()
+            if reason:
+                heapq.heappush(heap, (f, next(tie), state))
+                return min(heap[0][0], self.best), reason
+            if self.log and time.monotonic() >= self._next_log:
+                self._next_log = time.monotonic() + 2.0
+                print(f"#astar expanded {n_exp:,} kept {stats['kept']:,} open {len(heap):,} best {self.best:.6f} "
+                      f"bound {min(f, self.best):.6f}", flush=True)
+            if n_exp % _DIVE_EVERY == 0:
+                self.dive(state)
+            for lb, kid in self.children(state):
+                if kid[0] == self.full:
+                    if kid[3] < self.best:
+                        self.best, self.best_state = kid[3], kid
+                    continue
+                forms = self.profile(kid)
+                seen = store.setdefault(kid[0], [])
+                if any(all(a <= b + 1e-12 for a, b in zip(old, p)) for old in seen for p in forms):
+                    stats["dominated"] += 1
+                    continue
+                seen.append(forms[0])
+                stats["kept"] += 1
+                heapq.heappush(heap, (lb, next(tie), kid))
+            if stats["kept"] > self.max_states:
+                return min(heap[0][0] if heap else self.best, self.best), "states"
+        return self.best, "exhausted"
+
+    def schedule(self, platform: Platform) -> Schedule | None:
+        """The best schedule found by the search (None: the warm start stands)."""
+        moves = []
+        state = self.best_state
+        while state is not None and state[9] is not None:
+            moves.append(state[9])
+            state = state[8]
+        if self.best_state is None:
+            return None
+        ids = self.graph.ids
+        stages = [Stage(k, tuple(ids[v] for v in self.cand_ops[c])) for k, c in reversed(moves)]
+        return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm="astar")
+
+
+def _bits(mask: int):
+    """Indices of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def solve_astar(
+    graph: OpGraph,
+    platform: Platform,
+    cands: Candidates,
+    *,
+    warm: Schedule | None,
+    deadline: float,
+    started: float,
+    time_limit: float | None,
+    cost_model: StageModel | None = None,
+    max_states: int = MAX_STATES,
+    log: bool = False,
+) -> SolveResult:
+    """Run the search of the module docstring and assemble the result.
+
+    ``max_states``: stop (status ``"feasible"``, ``stats["ended"] == "states"``)
+    once this many states are kept, before memory runs out. ``log``: print
+    the progress every 2 s.
+    """
+    best = evaluate(graph, platform, warm, cost_model).makespan if warm is not None else math.inf
+    search = _Search(graph, platform, cands, best, deadline, max_states, log)
+
+    def stop() -> None:
+        search.stop_requested = True
+
+    outcome, interrupted = run_stoppable(search.run, stop, "hios-opt-astar")
+    bound, reason = outcome if outcome is not None else (None, "stopped")
+    if bound is not None and math.isfinite(bound):
+        if reason == "exhausted" and not search.integral:
+            # Proven: no schedule is shorter than the best by more than the cut tolerance.
+            bound *= 1 - _CUT_TOLERANCE
+        if search.integral:
+            # Integer latencies and delays: every makespan is an integer.
+            bound = math.ceil(bound - 1e-6)
+    found = search.schedule(platform)
+    stats: dict[str, Any] = dict(search.stats, candidates=len(cands), gpus_modelled=search.K, ended=reason)
+    return finish(graph, platform, cost_model, solver="astar",
+                  solver_status="OPTIMAL" if reason == "exhausted" else reason.upper(),
+                  schedules=[found, warm], solver_bound_ms=bound, stats=stats, warm=warm,
+                  wall_time_s=time.monotonic() - started, interrupted=interrupted, time_limit_s=time_limit)
