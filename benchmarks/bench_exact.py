@@ -2,8 +2,8 @@
 
 Two parts, each printed and written to ``benchmarks/results/``:
 
-1. **Public instances** (``exact_public*.csv``): CP-SAT (and the MILP on a
-   sample) on the public benchmarks with known optima (streams = 1, unit
+1. **Public instances** (``exact_public*.csv``): CP-SAT and the A* search
+   (and the MILP on a sample) on the public benchmarks with known optima (streams = 1, unit
    utilization: exactly ``P | prec, c_ij | Cmax``): Sinnen's optimal
    schedules (GXL, 10 / 21 / 30 tasks) and Kasahara STG (50 / 100 tasks, no
    communication). For each case: the optimum reached? proven? in what time?
@@ -11,12 +11,13 @@ Two parts, each printed and written to ``benchmarks/results/``:
    (:func:`hios_opt.generators.random_layered`, ``edges = 2 * ops``,
    ``layers = max(2, ops // 6)``, CCR 0.5, default latency and utilization
    ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
-   gap at the time limit, for both models; and zoo graphs from ``data/models/``
+   gap at the time limit, for each exact solver; and zoo graphs from ``data/models/``
    (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
    the time limit on a real model's size.
 
 The MILP runs on HiGHS (``milp``, the default) and, for comparison, on
-PuLP's bundled CBC (``milp:cbc``). ``exact_summary*.md`` aggregates both
+PuLP's bundled CBC (``milp:cbc``); ``astar`` is the best-first search of
+:mod:`hios_opt.exact.astar` (one thread). ``exact_summary*.md`` aggregates both
 parts. The full run takes hours on a shared 2-core machine, so it samples:
 every instance is listed in the CSV with the exact limits used, and the
 summary says what was run. ``--quick`` (< 2 min)
@@ -80,6 +81,7 @@ def public_plan(instances: list[BenchmarkInstance], quick: bool) -> list[tuple[s
         plan += [("sinnen21", i, "cpsat", 5.0) for i in every_kth(sinnen21, 6)]
         plan += [("stg50", i, "cpsat", 5.0) for i in every_kth(stg50, 8)]
         plan += [("sinnen10", i, "milp", 5.0) for i in every_kth(sinnen10, 6)]
+        plan += [("sinnen10", i, "astar", 5.0) for i in every_kth(sinnen10, 10)]
         return plan
     plan = [("sinnen10", i, "cpsat", 15.0) for i in sinnen10]
     plan += [("sinnen21", i, "cpsat", 15.0) for i in every_kth(sinnen21, 40)]
@@ -87,6 +89,12 @@ def public_plan(instances: list[BenchmarkInstance], quick: bool) -> list[tuple[s
     plan += [("stg50", i, "cpsat", 10.0) for i in every_kth(stg50, 40)]
     plan += [("stg100", i, "cpsat", 10.0) for i in every_kth(stg100, 20)]
     plan += [("sinnen10", i, milp, 30.0) for milp in ("milp", "milp:cbc") for i in every_kth(sinnen10, 30)]
+    # The A* search on the same samples (it is single-threaded).
+    plan += [("sinnen10", i, "astar", 15.0) for i in every_kth(sinnen10, 30)]
+    plan += [("sinnen21", i, "astar", 15.0) for i in every_kth(sinnen21, 40)]
+    plan += [("sinnen30", i, "astar", 15.0) for i in every_kth(sinnen30, 24)]
+    plan += [("stg50", i, "astar", 10.0) for i in every_kth(stg50, 40)]
+    plan += [("stg100", i, "astar", 10.0) for i in every_kth(stg100, 20)]
     return plan
 
 
@@ -143,15 +151,20 @@ def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, f
         cp = [(10, 2, 2), (20, 2, 1), (20, 2, 2)]
         mi = [(10, 2, 1), (10, 2, 2)]
         return ([("cpsat", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
-                + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)])
+                + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)]
+                + [("astar", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)])
     cp = [(10, 2, 2), (12, 2, 2), (16, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
           (100, 4, 4)]
     mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
     models = [(solver, m, 2, 2, 0, 60.0) for solver in ("cpsat", "milp", "milp:cbc") for m in MODELS]
     models += [("cpsat", m, 4, 2, 0, 60.0) for m in MODELS]
+    models += [("astar", m, k, 2, 0, 60.0) for k in (2, 4) for m in MODELS]
+    # A*: the CP-SAT rows, and twice the seeds on the hard 2 x 2 rows of 20 and 30 ops.
+    astar = [("astar", n, k, s, seed, 60.0) for n, k, s in cp
+             for seed in range(max(seeds, 2 * seeds if (n, k, s) in ((20, 2, 2), (30, 2, 2)) else seeds))]
     return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
             + [(milp, n, k, s, seed, 60.0) for milp in ("milp", "milp:cbc") for n, k, s in mi
-               for seed in range(seeds)] + models)
+               for seed in range(seeds)] + models + astar)
 
 
 #: Zoo graphs of the reach table (``data/models/<name>.json``).
@@ -291,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="random graphs per reach row (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="solver threads (default 2)")
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach (none: only rebuild the summary)")
-    parser.add_argument("--solvers", default="cpsat,milp,milp:cbc",
-                        help="comma-separated: cpsat, milp (HiGHS), milp:cbc")
+    parser.add_argument("--solvers", default="cpsat,milp,milp:cbc,astar",
+                        help="comma-separated: cpsat, milp (HiGHS), milp:cbc, astar")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows of an earlier run that the plan asks for; run only the rest")

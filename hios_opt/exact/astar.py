@@ -79,6 +79,8 @@ import time
 from itertools import count
 from typing import Any
 
+import numpy as np
+
 from ..costs import StageModel
 from ..evaluate import evaluate
 from ..graph import OpGraph
@@ -198,34 +200,41 @@ class _Search:
         if not rem:
             return cmax
         K = self.K
+        gpus = range(K)
         lb = cmax
         head: dict[int, float] = {}
-        dmin, tail = self.dmin, self.tail
+        dmin, tail, pred, pred_mask = self.dmin, self.tail, self.graph.pred, self.pred_mask
         first = [math.inf] * K
-        free_min = min(ready)
+        base = max(t0, min(ready))
+        get = dr.get
         for v in self.topo:
             if not rem >> v & 1:
                 continue
-            vec = dr.get(v)
+            vec = get(v)
             if vec is None:
-                est = max(t0, free_min)
-                on = None
+                est = base
             else:
-                on = [max(vec[k], t0) for k in range(K)]
-                est = min(max(on[k], ready[k]) for k in range(K))
-            for u in self.graph.pred[v]:
-                if rem >> u & 1:
-                    x = head[u] + dmin[u]
-                    if x > est:
-                        est = x
+                on = [x if x > t0 else t0 for x in vec]
+                est = min(on[k] if on[k] > ready[k] else ready[k] for k in gpus)
+            if pred_mask[v] & rem:
+                for u in pred[v]:
+                    if rem >> u & 1:
+                        x = head[u] + dmin[u]
+                        if x > est:
+                            est = x
             head[v] = est
             x = est + tail[v]
             if x > lb:
                 lb = x
-            for k in range(K):
-                y = est if on is None else max(est, on[k])
-                if y < first[k]:
-                    first[k] = y
+            if vec is None:
+                for k in gpus:
+                    if est < first[k]:
+                        first[k] = est
+            else:
+                for k in gpus:
+                    y = on[k] if on[k] > est else est
+                    if y < first[k]:
+                        first[k] = y
         r = [max(t0, ready[k], first[k]) for k in range(K)]
         work = self.busy(rem)
         sinks = sum(1 for v in head if self.sink[v])
@@ -385,7 +394,7 @@ class _Search:
         root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
         tie = count()
         heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(tie), root)]
-        store: dict[int, list[tuple[float, ...]]] = {}
+        store: dict[int, _Front] = {}
         stats = self.stats
         self.dive(root)
         if self.halted():
@@ -413,11 +422,13 @@ class _Search:
                         self.best, self.best_state = kid[3], kid
                     continue
                 forms = self.profile(kid)
-                seen = store.setdefault(kid[0], [])
-                if any(all(a <= b + 1e-12 for a, b in zip(old, p)) for old in seen for p in forms):
+                front = store.get(kid[0])
+                if front is None:
+                    front = store[kid[0]] = _Front(len(forms[0]))
+                if front.dominates(forms):
                     stats["dominated"] += 1
                     continue
-                seen.append(forms[0])
+                front.add(forms[0])
                 stats["kept"] += 1
                 heapq.heappush(heap, (lb, next(tie), kid))
             if stats["kept"] > self.max_states:
@@ -436,6 +447,29 @@ class _Search:
         ids = self.graph.ids
         stages = [Stage(k, tuple(ids[v] for v in self.cand_ops[c])) for k, c in reversed(moves)]
         return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm="astar")
+
+
+class _Front:
+    """The profiles kept for one set of placed ops (rows of an array)."""
+
+    __slots__ = ("rows", "size")
+
+    def __init__(self, width: int) -> None:
+        self.rows = np.empty((4, width))
+        self.size = 0
+
+    def dominates(self, forms: tuple[tuple[float, ...], ...]) -> bool:
+        """True when a kept profile is nowhere larger than one of ``forms``."""
+        if not self.size:
+            return False
+        kept = self.rows[:self.size]
+        return bool((kept[:, None, :] <= np.asarray(forms)[None, :, :] + 1e-12).all(axis=2).any())
+
+    def add(self, profile: tuple[float, ...]) -> None:
+        if self.size == len(self.rows):
+            self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
+        self.rows[self.size] = profile
+        self.size += 1
 
 
 def _bits(mask: int):
