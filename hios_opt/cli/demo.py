@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=finite_float, default=30.0, metavar="SEC",
                    help="exact solver time limit per graph (default 30)")
     p.add_argument("--workers", type=positive_int, default=None, help="solver threads (default: all cores)")
-    p.add_argument("--solver", default="cpsat", help="exact solver: cpsat or milp (default cpsat)")
+    p.add_argument("--solver", default="cpsat", help="exact solver: cpsat, milp or astar (default cpsat)")
     p.add_argument("--out", default="hios_opt_demo", metavar="DIR",
                    help="folder for Gantt charts and the CSV table (default ./hios_opt_demo)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")

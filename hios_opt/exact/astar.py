@@ -266,8 +266,10 @@ class _Search:
 
     # -- moves --------------------------------------------------------------
 
-    def children(self, state: tuple) -> list[tuple]:
-        """Every state one stage further, with its bound, cut states left out."""
+    def children(self, state: tuple) -> list[tuple] | None:
+        """Every state one stage further, with its bound, cut states left out;
+        None when the search must stop (time limit, Ctrl-C) before the list
+        is complete (a bound on a large graph may take a while)."""
         ideal, t0, ready, cmax, end, gpu, last_sink, dr = state[:8]
         K = self.K
         rem = self.full & ~ideal
@@ -299,6 +301,8 @@ class _Search:
                         for k in range(K):
                             if vec[k] > data[k]:
                                 data[k] = vec[k]
+                if self.halted():
+                    return None
                 for k in gpus:
                     s = ready[k] if ready[k] > data[k] else data[k]
                     e = s + self.cand_lat[c]
@@ -362,7 +366,7 @@ class _Search:
             if self.halted():
                 return
             kids = self.children(state)
-            if not kids:
+            if not kids:  # None: halted; []: every way on is cut
                 return
             state = min(kids, key=lambda kid: kid[0])[1]
         if state[3] < self.best:
@@ -416,7 +420,11 @@ class _Search:
                       f"bound {min(f, self.best):.6f}", flush=True)
             if n_exp % _DIVE_EVERY == 0:
                 self.dive(state)
-            for lb, kid in self.children(state):
+            kids = self.children(state)
+            if kids is None:
+                heapq.heappush(heap, (f, next(tie), state))
+                return min(heap[0][0], self.best), self.halted() or "stopped"
+            for lb, kid in kids:
                 if kid[0] == self.full:
                     if kid[3] < self.best:
                         self.best, self.best_state = kid[3], kid
@@ -497,7 +505,7 @@ def solve_astar(
 
     ``max_states``: stop (status ``"feasible"``, ``stats["ended"] == "states"``)
     once this many states are kept, before memory runs out. ``log``: print
-    the progress every 2 s.
+    the progress every 2 s and a last line.
     """
     best = evaluate(graph, platform, warm, cost_model).makespan if warm is not None else math.inf
     search = _Search(graph, platform, cands, best, deadline, max_states, log)
@@ -516,6 +524,9 @@ def solve_astar(
             bound = math.ceil(bound - 1e-6)
     found = search.schedule(platform)
     stats: dict[str, Any] = dict(search.stats, candidates=len(cands), gpus_modelled=search.K, ended=reason)
+    if log:
+        print(f"#astar ended ({reason}): expanded {stats['expanded']:,} kept {stats['kept']:,} "
+              f"best {search.best:.6f} bound {bound if bound is not None else float('nan'):.6f}", flush=True)
     return finish(graph, platform, cost_model, solver="astar",
                   solver_status="OPTIMAL" if reason == "exhausted" else reason.upper(),
                   schedules=[found, warm], solver_bound_ms=bound, stats=stats, warm=warm,
