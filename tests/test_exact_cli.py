@@ -32,6 +32,16 @@ def test_solve_json_with_milp(capsys):
     assert data["solver"] == "milp:HiGHS" and data["gpus"] == 2
 
 
+def test_solve_json_with_astar(capsys):
+    code = main(["solve", "named:inception-block", "--gpus", "2", "--streams", "2", "--solver", "astar", "-t", "20",
+                 "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["solver"] == "astar" and data["status"] == "optimal"
+    assert data["makespan_ms"] == 4.45
+    assert 4.45 * (1 - 1e-8) <= data["lower_bound_ms"] <= 4.45  # proven within the search's 1e-9 cut
+
+
 def test_solve_errors(capsys):
     assert main(["solve", "named:diamond", "--time-limit", "0"]) == 2
     assert "time_limit" in capsys.readouterr().err
