@@ -10,7 +10,7 @@ def test_demo_on_teaching_graphs(tmp_path):
     table = run_demo(["named:diamond", "named:fork-join"], time_limit=10, workers=1, out_dir=tmp_path)
     assert len(table) == 2 * (len(HEURISTICS) + 1)
     for graph, rows in table.groupby("graph"):
-        assert list(rows["algorithm"]) == [*HEURISTICS, "cpsat"]
+        assert list(rows["algorithm"]) == [*HEURISTICS, "astar"]
         exact = rows.iloc[-1]
         assert exact["status"] == "optimal" and exact["gap_to_bound"] == pytest.approx(0.0, abs=1e-6)
         # no heuristic beats a proven optimum
@@ -27,7 +27,7 @@ def test_demo_cli_default_graphs(tmp_path, capsys):
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     algorithms = {row["algorithm"] for row in data["rows"]}
-    assert algorithms == {*HEURISTICS, "cpsat"}
+    assert algorithms == {*HEURISTICS, "astar"}
     graphs = {row["graph"] for row in data["rows"]}
     assert len(graphs) == len(DEFAULT_GRAPHS)
     assert len(list(tmp_path.glob("*_gantt.png"))) == len(DEFAULT_GRAPHS)

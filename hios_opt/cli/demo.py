@@ -11,9 +11,9 @@ from .common import emit_json, finite_float, positive_int
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="run every algorithm and CP-SAT on bundled Inception-v3 and a teaching graph",
+        help="run every algorithm and an exact solver on bundled Inception-v3 and a teaching graph",
         description="Schedule the bundled Inception-v3 graph (estimated H100 costs) and a small teaching graph "
-                    "with sequential, IOS (1 GPU), HEFT, HIOS-MR, HIOS-LP and CP-SAT; print one table and "
+                    "with sequential, IOS (1 GPU), HEFT, HIOS-MR, HIOS-LP and an exact solver (A* by default); print one table and "
                     "write Gantt charts of HIOS-LP and of the exact schedule.",
     )
     p.add_argument("graphs", nargs="*", metavar="GRAPH",
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=finite_float, default=30.0, metavar="SEC",
                    help="exact solver time limit per graph (default 30)")
     p.add_argument("--workers", type=positive_int, default=None, help="solver threads (default: all cores)")
-    p.add_argument("--solver", default="cpsat", help="exact solver: cpsat, milp or astar (default cpsat)")
+    p.add_argument("--solver", default="astar", help="exact solver: astar (default), cpsat or milp")
     p.add_argument("--out", default="hios_opt_demo", metavar="DIR",
                    help="folder for Gantt charts and the CSV table (default ./hios_opt_demo)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
