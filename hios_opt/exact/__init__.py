@@ -152,15 +152,18 @@ def solve(
     solver : str
         ``"cpsat"`` (OR-Tools CP-SAT, :mod:`hios_opt.exact.cpsat`), ``"milp"``
         (the MILP of :mod:`hios_opt.exact.milp`, built with PuLP and solved
-        by HiGHS) or ``"milp:NAME"`` for another PuLP solver (``"milp:cbc"``
-        for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...).
+        by HiGHS), ``"milp:NAME"`` for another PuLP solver (``"milp:cbc"``
+        for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...), or
+        ``"astar"``: the best-first search of :mod:`hios_opt.exact.astar`
+        (one thread; far ahead of the models on 2 GPUs with 2 streams,
+        behind CP-SAT with one stream or on 4+ GPUs).
     time_limit : float or None
         Seconds for the whole call (warm start and model building included);
         ``None``: no limit. On expiry the best schedule so far is returned with
         status ``"feasible"`` (or ``"unknown"`` when there is none).
     workers : int, optional
         Search threads (CP-SAT) or threads (MILP solver); default: all cores
-        (HiGHS: its own choice). With two, CP-SAT's tree search is an
+        (HiGHS: its own choice). The A* search is single-threaded. With two, CP-SAT's tree search is an
         LP-heavy one, which proves optimality far sooner here than its
         default (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
         large-neighbourhood search keeps the other thread.
@@ -172,7 +175,7 @@ def solve(
     cost_model : StageModel, optional
         Stage-latency model (default: measured table, analytic fallback).
     log : bool
-        Print the solver's log.
+        Print the solver's log (A*: its progress every 2 s).
     resolution_ms : float, optional
         CP-SAT time grid in ms; durations and delays are rounded down to it,
         so the proven bound holds for the real problem. Default
