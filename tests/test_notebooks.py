@@ -134,6 +134,7 @@ def test_01_quickstart(kernel_env):
 def test_02_optimality_gaps(kernel_env):
     summary, nb, _ = _execute("02_optimality_gaps.ipynb")
     assert summary["problems"] == 18                            # 3 sizes x 3 CCRs x 2 GPU counts
+    assert summary["solvers"] == {"astar": 9, "cpsat": 9}       # "auto": A* on 2 GPUs x 2 streams
     assert summary["proven_optimal"] >= 1
     assert summary["min_gap_to_best"] >= -1e-9                  # nothing beats the best known schedule
     assert summary["min_bound_minus_best_gap"] >= -1e-9         # the proven bound is below the best known
