@@ -133,10 +133,10 @@ class _Search:
     def __init__(self, graph: OpGraph, platform: Platform, cands: Candidates, best: float,
                  deadline: float, max_states: int, log: bool = False) -> None:
         n = graph.n_ops
-        K = platform.gpus if not uniform_links(graph, platform) else min(platform.gpus, n)
+        self.interchangeable = uniform_links(graph, platform)
+        K = min(platform.gpus, n) if self.interchangeable else platform.gpus
         self.n, self.K = n, K
         self.graph = graph
-        self.interchangeable = uniform_links(graph, platform)
         self.deadline = deadline
         self.max_states = max_states
         self.log = log
@@ -421,8 +421,9 @@ class _Search:
         store: dict[int, _Front] = {}
         stats = self.stats
         self.dive(root)
-        if self.halted():
-            return min(heap[0][0], self.best), self.halted()
+        reason = self.halted()
+        if reason:
+            return min(heap[0][0], self.best), reason
         while heap:
             f, _, state = heapq.heappop(heap)
             if f >= self.cut_level():
