@@ -217,6 +217,46 @@ def test_stream_engine_copy_path(models) -> None:
     assert engine.copy_streams and all(src != dst for src, dst in engine.copy_streams)
 
 
+class _RecordingStreams(SyncStreams):
+    """CPU streams that remember every ``record_stream`` call."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[torch.Tensor, object]] = []
+
+    def record_stream(self, tensor: torch.Tensor, stream: object) -> None:
+        self.recorded.append((tensor, stream))
+
+
+class _CrossRead(nn.Module):
+    """``a`` is made on one logical GPU and read on another, after a slow op there."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a = x * 2.0
+        d = torch.tanh(x)
+        e = d + a
+        b = x * 3.0
+        return e, b - 1.0
+
+
+def test_shared_device_reader_is_recorded_on_the_producers_memory() -> None:
+    """Two logical GPUs on one device: the reader on the other GPU uses the producer's own
+    memory, so it must be recorded on it (``record_stream``); otherwise the allocator may hand
+    the block to the producer's stream once the host drops it, while the reader still waits."""
+    x = torch.randn(64)
+    traced = trace(_CrossRead(), x)
+    mul, tanh, add, mul_1 = traced.ids
+    sched = Schedule([Stage(0, (mul,)), Stage(1, (tanh,)), Stage(1, (add,)), Stage(0, (mul_1,))], gpus=2)
+    plan = compile(traced, sched, {0: "cpu", 1: "cpu"})
+    assert [s.op for s in plan.steps] == [mul, tanh, add, mul_1]  # the producer's copy is dropped before mul_1
+    api = _RecordingStreams()
+    executor = CudaExecutor(plan, api=api)
+    e, c = executor(x).outputs
+    assert torch.allclose(e, torch.tanh(x) + 2 * x) and torch.allclose(c, 3 * x - 1)
+    reader = executor.engine.streams[(1, 0)]
+    on_reader = [t for t, stream in api.recorded if stream is reader]
+    assert len(on_reader) == 1 and torch.equal(on_reader[0], 2 * x)
+
+
 @pytest.mark.parametrize("schedule_kind", ["sequential", "round_robin"])
 def test_fixed_schedules_match_forward(models, schedule_kind: str) -> None:
     _, inputs, traced, expected = models["inception"]

@@ -265,7 +265,11 @@ class StreamEngine:
         """
         plan, api, traced = self.plan, self.api, self.plan.traced
         env: dict[tuple[int, str], Any] = {}
+        # alloc: the stream that made a value available on a GPU (the order of its readers there);
+        # owner: the stream whose allocation the memory is (the caching allocator's view): every
+        # other stream that reads it must be recorded on it, or the memory may be reused under it.
         alloc: dict[tuple[int, str], Any] = {}
+        owner: dict[tuple[int, str], Any] = {}
         events: dict[str, Any] = {}
         fetched: dict[tuple[int, str], Any] = {}
         op_events: dict[str, tuple[Any, Any]] = {}
@@ -279,7 +283,7 @@ class StreamEngine:
             with api.use(stream):
                 for name, value in named.items():
                     env[(gpu, name)] = map_tensors(value, lambda t, d=device: t.to(d, non_blocking=True))
-                    alloc[(gpu, name)] = stream
+                    alloc[(gpu, name)] = owner[(gpu, name)] = stream
                 event = api.event()
                 event.record(stream)
                 input_events[gpu] = event
@@ -297,14 +301,16 @@ class StreamEngine:
                 for remote in step.remote:
                     key = (gpu, remote.value)
                     if remote.fetcher == step.op:
-                        env[key], fetched[key] = self._fetch(remote, step, stream, env, events)
+                        env[key], fetched[key], shared = self._fetch(remote, step, stream, env, events)
                         alloc[key] = stream
+                        # a logical GPU on the producer's device reads the producer's memory itself
+                        owner[key] = owner[(remote.src_gpu, remote.value)] if shared else stream
                     elif alloc[key] is not stream:
                         stream.wait_event(fetched[key])
                 args = {}
                 for value in step.inputs:
                     args[value] = env[(gpu, value)]
-                    if alloc[(gpu, value)] is not stream and not self.capturing:
+                    if owner[(gpu, value)] is not stream and not self.capturing:
                         for tensor in iter_tensors(args[value]):
                             api.record_stream(tensor, stream)
                 start = None
@@ -318,7 +324,7 @@ class StreamEngine:
                 op_events[step.op] = (start, end)
                 for value in step.outputs:
                     env[(gpu, value)] = args[value]
-                    alloc[(gpu, value)] = stream
+                    alloc[(gpu, value)] = owner[(gpu, value)] = stream
                 if self.transport is not None:
                     self.transport.publish(step, env)
             if not self.capturing:
@@ -337,8 +343,11 @@ class StreamEngine:
         stream: Any,
         env: dict[tuple[int, str], Any],
         events: dict[str, Any],
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any, bool]:
+        """The value for ``step``'s GPU, the event that marks it ready there, and whether it is
+        the producer's own memory (both logical GPUs on one device)."""
         api = self.api
+        shared = False
         dst = self.devices[step.gpu]
         if remote.src_gpu not in self.local:
             assert self.transport is not None
@@ -348,7 +357,7 @@ class StreamEngine:
             src = self.devices[remote.src_gpu]
             if src == dst:
                 stream.wait_event(events[remote.producer])
-                value = source
+                value, shared = source, True
             else:
                 copier = self.copy_streams.get((src, dst))
                 if copier is None:
@@ -361,7 +370,7 @@ class StreamEngine:
                         api.record_stream(tensor, copier)
         done = api.event()
         done.record(stream)
-        return value, done
+        return value, done, shared
 
     def synchronize(self) -> None:
         """Wait until every local device is idle."""
