@@ -47,6 +47,29 @@
   (:func:`measure_link`: latency + bytes / bandwidth, a least-squares fit
   over copies of several sizes; on the CPU a host memory copy).
 
+Launch time or kernel time (CUDA)
+--------------------------------
+At batch 1 most operators of a CNN run for a few microseconds on a modern
+GPU, less than the host needs to launch them through Python. An event pair
+around an operator then measures the *launch-bound* time: the GPU sits idle
+between the start event and the first kernel while the host is still
+dispatching. That is what the eager executor pays (``timing="launch"``, the
+default). ``timing="kernel"`` measures what the GPU itself needs, which is
+what a CUDA-graph replay (``run(..., cuda_graph=True)``) pays: before each
+timed region a spin kernel (``torch.cuda._sleep``) holds the stream while
+the host enqueues the whole region, so the timed kernels run back to back.
+The spin is made long enough to cover the host's enqueue time, which is
+checked after every region (a region enqueued slower than the spin is
+re-run with a longer one). The events between the operators cost GPU time
+of their own, and a queued sweep still leaves gaps between kernels that a
+CUDA graph does not. So kernel timing also captures the plain sweep (no
+events) into a CUDA graph, times ``repeat`` replays (``meta["plain_sweep"]
+== "cuda-graph"``; an op that cannot be captured falls back to the queued
+sweep, ``"queued"``), and scales every op time, and with them every pair,
+by ``plain / sum`` (never above 1): ``meta["event_scale"]``, next to
+``meta["plain_sweep_ms"]``.
+``meta["timing"]`` records the mode.
+
 Results are cached as graph JSON under ``$HIOS_OPT_CACHE`` (default
 ``~/.cache/hios_opt``), keyed by model name, input shape, batch size,
 device, granularity, thread count, the pair options and the method version.
@@ -68,6 +91,7 @@ intra-op thread per worker keeps the two close on a shared machine.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import hashlib
@@ -97,6 +121,9 @@ MIN_UTILIZATION = 0.01
 LOAD_WARNING_RATIO = 1.5
 #: 2: op latencies from forward-order sweeps (1: hot loops); thread count in the key.
 CACHE_VERSION = 2
+
+#: ``timing`` values of :func:`measure_costs`.
+TIMINGS = ("launch", "kernel")
 
 
 @dataclass(frozen=True)
@@ -174,11 +201,13 @@ def cache_path(
     max_pairs: int | None = None,
     directory: str | os.PathLike[str] | None = None,
     threads: int | None = None,
+    timing: str = "launch",
 ) -> Path:
     """Where :func:`measure_costs` caches the costs of ``traced`` on ``device``.
 
     ``threads`` is the intra-op thread count of the measurement (default:
-    the caller's ``torch.get_num_threads()``).
+    the caller's ``torch.get_num_threads()``); ``timing`` the CUDA timing
+    mode (``"launch"`` or ``"kernel"``).
 
     Examples
     --------
@@ -202,6 +231,8 @@ def cache_path(
         "threads": int(threads) if threads is not None else torch.get_num_threads(),
         "ops": list(traced.ids),
     }
+    if timing != "launch":  # launch-timed keys stay those of earlier caches
+        key["timing"] = timing
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     shape = "x".join(map(str, shapes[0])) if shapes else "none"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in traced.name)
@@ -215,14 +246,64 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class _Timer:
-    """Times one callable, or two concurrently, on a device."""
+class _Lead:
+    """A spin kernel that holds a CUDA stream while the host enqueues a timed region.
 
-    def __init__(self, device: torch.device) -> None:
+    :meth:`hold` enqueues ``torch.cuda._sleep`` for :attr:`lead_ms` on the
+    current stream; :meth:`covered` says whether a region's host enqueue
+    time stayed well inside it, and lengthens the spin when it did not (the
+    caller then re-runs the region).
+    """
+
+    #: Regions re-run at most this many times with a longer spin.
+    RETRIES = 4
+    #: The spin never gets shorter than this (ms).
+    MIN_MS = 0.2
+
+    def __init__(self, device: torch.device, lead_ms: float = 0.5) -> None:
+        self.device = device
+        self.lead_ms = lead_ms
+        self.short = 0  # regions accepted although their enqueue outlasted the spin
+        with torch.cuda.device(device):
+            cycles = 1_000_000
+            for _ in range(2):  # the first call loads the kernel
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                torch.cuda._sleep(cycles)
+                end.record()
+                end.synchronize()
+            self.cycles_per_ms = cycles / max(float(start.elapsed_time(end)), 1e-3)
+
+    def hold(self) -> None:
+        torch.cuda._sleep(int(self.lead_ms * self.cycles_per_ms))
+
+    def covered(self, enqueue_ms: float, attempt: int) -> bool:
+        if enqueue_ms <= 0.5 * self.lead_ms:
+            # follow the regions down again (one slow enqueue must not slow every later region)
+            self.lead_ms = max(self.MIN_MS, min(self.lead_ms, 4.0 * enqueue_ms))
+            return True
+        self.lead_ms = max(2.0 * self.lead_ms, 3.0 * enqueue_ms)
+        if attempt + 1 >= self.RETRIES:
+            self.short += 1
+            return True
+        return False
+
+
+class _Timer:
+    """Times one callable, or two concurrently, on a device.
+
+    With ``kernel=True`` (CUDA only) a :class:`_Lead` spin precedes every
+    timed region, so that the events time the kernels, not the launches.
+    """
+
+    def __init__(self, device: torch.device, kernel: bool = False) -> None:
         self.device = device
         self.cuda = device.type == "cuda"
+        self.lead: _Lead | None = None
         if self.cuda:
             self.streams = (torch.cuda.Stream(device=device), torch.cuda.Stream(device=device))
+            if kernel:
+                self.lead = _Lead(device)
         else:
             self.threads = max(1, torch.get_num_threads() // 2)  # as CpuExecutor with two streams
             self._tasks: list[Callable[[], Any] | None] = [None, None]
@@ -264,35 +345,54 @@ class _Timer:
 
     def solo(self, fn: Callable[[], Any]) -> float:
         if self.cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            stream = self.streams[0]
-            with torch.cuda.stream(stream):
-                start.record(stream)
-                fn()
-                end.record(stream)
-            end.synchronize()
-            return float(start.elapsed_time(end))
+            return self._cuda_region(lambda: self._solo_cuda(fn))
         start_s = time.perf_counter()
         fn()
         return (time.perf_counter() - start_s) * 1e3
 
     def pair(self, fa: Callable[[], Any], fb: Callable[[], Any]) -> float:
         if self.cuda:
-            s0, s1 = self.streams
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            joined = torch.cuda.Event()
-            start.record(s0)
-            s1.wait_event(start)
-            with torch.cuda.stream(s0):
-                fa()
-            with torch.cuda.stream(s1):
-                fb()
-                joined.record(s1)
-            s0.wait_event(joined)
-            end.record(s0)
-            end.synchronize()
-            return float(start.elapsed_time(end))
+            return self._cuda_region(lambda: self._pair_cuda(fa, fb))
         return max(self._pair(fa, fb) - self.overhead_ms, 0.0)
+
+    def _cuda_region(self, enqueue: Callable[[], tuple[Any, Any]]) -> float:
+        """Enqueue a region (behind the lead spin in kernel mode); its event time."""
+        attempt = 0
+        while True:
+            if self.lead is not None:
+                with torch.cuda.stream(self.streams[0]):
+                    self.lead.hold()
+            start_s = time.perf_counter()
+            start, end = enqueue()
+            enqueue_ms = (time.perf_counter() - start_s) * 1e3
+            end.synchronize()
+            if self.lead is None or self.lead.covered(enqueue_ms, attempt):
+                return float(start.elapsed_time(end))
+            attempt += 1
+
+    def _solo_cuda(self, fn: Callable[[], Any]) -> tuple[Any, Any]:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        stream = self.streams[0]
+        with torch.cuda.stream(stream):
+            start.record(stream)
+            fn()
+            end.record(stream)
+        return start, end
+
+    def _pair_cuda(self, fa: Callable[[], Any], fb: Callable[[], Any]) -> tuple[Any, Any]:
+        s0, s1 = self.streams
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        joined = torch.cuda.Event()
+        start.record(s0)
+        s1.wait_event(start)
+        with torch.cuda.stream(s0):
+            fa()
+        with torch.cuda.stream(s1):
+            fb()
+            joined.record(s1)
+        s0.wait_event(joined)
+        end.record(s0)
+        return start, end
 
     def _pair(self, fa: Callable[[], Any], fb: Callable[[], Any]) -> float:
         self._tasks[0], self._tasks[1] = fa, fb
@@ -337,10 +437,13 @@ def _sweep_latencies(
     warmup: int,
     repeat: int,
     progress: bool,
+    lead: _Lead | None = None,
 ) -> tuple[dict[str, float], float]:
     """Per-op median latency over forward-order sweeps, and the median sweep.
 
-    Returns ``(op -> median ms, median over sweeps of the sweep's op sum)``.
+    ``lead`` (CUDA, kernel timing) holds the stream while each sweep is
+    enqueued. Returns ``(op -> median ms, median over sweeps of the sweep's
+    op sum)``.
     """
     order = _last_uses(traced)
     samples: dict[str, list[float]] = {op_id: [] for op_id, _ in order}
@@ -349,10 +452,14 @@ def _sweep_latencies(
     clock = time.perf_counter
     run_op = traced.run_op
     for k in tqdm(range(warmup + repeat), desc=f"{traced.name}: sweeps", disable=not progress, leave=False):
-        env = traced.bind_inputs(*inputs)
         times: dict[str, float] = {}
-        if cuda:
+        attempt = 0
+        while cuda:
+            env = traced.bind_inputs(*inputs)
             events = []
+            if lead is not None:
+                lead.hold()
+            start_s = clock()
             for op_id, dead in order:
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
@@ -361,9 +468,14 @@ def _sweep_latencies(
                 events.append((op_id, start, end))
                 for value in dead:
                     del env[value]
+            enqueue_ms = (clock() - start_s) * 1e3
             torch.cuda.synchronize(device)
             times = {op_id: float(start.elapsed_time(end)) for op_id, start, end in events}
-        else:
+            if lead is None or lead.covered(enqueue_ms, attempt):
+                break
+            attempt += 1
+        if not cuda:
+            env = traced.bind_inputs(*inputs)
             for op_id, dead in order:
                 start_s = clock()
                 run_op(op_id, env, root=root)
@@ -376,6 +488,64 @@ def _sweep_latencies(
             sweeps.append(sum(times.values()))
     latency = {op_id: max(float(np.median(values)), 1e-6) for op_id, values in samples.items()}
     return latency, float(np.median(sweeps))
+
+
+def _plain_sweep_ms(
+    traced: TracedGraph, root: torch.nn.Module, inputs: tuple[Any, ...], device: torch.device, repeat: int, lead: _Lead
+) -> tuple[float, str]:
+    """Median GPU time of a whole forward-order sweep with no event between the ops (CUDA).
+
+    The sweep is captured into a CUDA graph and its replays are timed (what
+    a CUDA-graph plan pays: no launch gaps); where capture fails, the sweep
+    is enqueued behind the lead spin instead. Returns ``(ms, how)``.
+    """
+    order = _last_uses(traced)
+
+    def sweep() -> None:
+        env = traced.bind_inputs(*inputs)
+        for op_id, dead in order:
+            traced.run_op(op_id, env, root=root)
+            for value in dead:
+                del env[value]
+
+    samples = []
+    try:
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            sweep()
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            sweep()
+        for k in range(repeat + 2):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            if k >= 2:
+                samples.append(float(start.elapsed_time(end)))
+        del graph
+        return float(np.median(samples)), "cuda-graph"
+    except Exception:  # noqa: BLE001 - an op that cannot be captured: time the queued sweep
+        torch.cuda.synchronize(device)
+    for _ in range(repeat + 1):  # the first one warms the spin's length up
+        attempt = 0
+        while True:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            lead.hold()
+            start_s = time.perf_counter()
+            start.record()
+            sweep()
+            end.record()
+            enqueue_ms = (time.perf_counter() - start_s) * 1e3
+            torch.cuda.synchronize(device)
+            if lead.covered(enqueue_ms, attempt):
+                break
+            attempt += 1
+        samples.append(float(start.elapsed_time(end)))
+    return float(np.median(samples[1:])), "queued"
 
 
 def _independent_pairs(traced: TracedGraph) -> list[tuple[str, str, int]]:
@@ -466,6 +636,7 @@ def measure_costs(
     link: bool | LinkModel = True,
     alpha: float = 0.5,
     threads: int | None = None,
+    timing: str = "launch",
 ) -> Any:
     """Measure the costs of ``traced`` on ``device``; return an OpGraph.
 
@@ -500,12 +671,16 @@ def measure_costs(
         Intra-op threads to time every op with (default: the caller's
         ``torch.get_num_threads()``). Use the count each executor worker
         gets, e.g. ``1`` on a shared CPU. Restored afterwards.
+    timing : {"launch", "kernel"}
+        CUDA only: time what the eager executor pays, launches included
+        (``"launch"``), or the kernels alone, what a CUDA-graph replay pays
+        (``"kernel"``); see "Launch time or kernel time" above.
 
     Returns
     -------
     OpGraph
         With ``meta["source"] == "measured"``, ``meta["method"] ==
-        "forward-sweep"``, the thread count, and ``meta["op_sum_ms"]`` /
+        "forward-sweep"``, ``meta["timing"]``, the thread count, and ``meta["op_sum_ms"]`` /
         ``meta["sweep_median_ms"]`` (sum of op latencies, median sweep).
 
     Raises
@@ -533,8 +708,13 @@ def measure_costs(
         raise ProfileError(f"alpha must be in [0, 1), got {alpha}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ProfileError(f"threads must be an integer >= 1, got {threads!r}")
+    if timing not in TIMINGS:
+        raise ProfileError(f"timing must be one of {', '.join(TIMINGS)}, got {timing!r}")
+    if timing == "kernel" and dev.type != "cuda":
+        raise ProfileError(f"timing='kernel' separates kernels from launches on CUDA devices only, not {dev}")
     n_threads = torch.get_num_threads() if threads is None else threads
-    path = cache_path(traced, dev, pairs=pairs, max_pairs=max_pairs, directory=cache_directory, threads=n_threads)
+    path = cache_path(traced, dev, pairs=pairs, max_pairs=max_pairs, directory=cache_directory, threads=n_threads,
+                      timing=timing)
     if cache and path.exists():
         from hios_opt.graph import OpGraph
 
@@ -552,16 +732,28 @@ def measure_costs(
     caller_threads = torch.get_num_threads()
     torch.set_num_threads(n_threads)
     timer: _Timer | None = None
+    lead: _Lead | None = None
     try:
         traced.prepare(root)
-        with torch.no_grad():
-            latency, sweep_ms = _sweep_latencies(traced, root, inputs, dev, warmup, repeat, progress)
+        with torch.no_grad(), (torch.cuda.device(dev) if dev.type == "cuda" else contextlib.nullcontext()):
+            if timing == "kernel":
+                lead = _Lead(dev)
+            latency, sweep_ms = _sweep_latencies(traced, root, inputs, dev, warmup, repeat, progress, lead)
+            event_scale = 1.0
+            if lead is not None:
+                # The events between the ops cost GPU time of their own (and keep the GPU from
+                # overlapping one kernel's launch with the previous kernel): scale the op times
+                # so that they add up to the sweep run without them.
+                plain_ms, plain_how = _plain_sweep_ms(traced, root, inputs, dev, repeat, lead)
+                event_scale = min(1.0, plain_ms / max(sum(latency.values()), 1e-9))
+                latency = {op_id: ms * event_scale for op_id, ms in latency.items()}
+                sweep_ms *= event_scale
             table: dict[frozenset[str], float] = {}
             rho: dict[str, list[float]] = {}
             clamped = 0
             measured_pairs = 0
             if pairs:
-                timer = _Timer(dev)
+                timer = _Timer(dev, kernel=timing == "kernel")
                 env = traced.bind_inputs(*inputs)
                 for op in traced.ops:
                     traced.run_op(op.id, env, root=root)
@@ -637,6 +829,7 @@ def measure_costs(
         "batch_size": shapes[0][0] if shapes and shapes[0] else None,
         "granularity": traced.granularity,
         "method": "forward-sweep",
+        "timing": timing if dev.type == "cuda" else "wall",
         "warmup": warmup,
         "repeat": repeat,
         "op_sum_ms": op_sum_ms,
@@ -646,6 +839,13 @@ def measure_costs(
         "utilization_model": {"alpha": alpha, "min": MIN_UTILIZATION},
         "threads": n_threads,
     }
+    if lead is not None:  # kernel timing: the spin that hid the launches, and regions it did not cover
+        leads = [lead] + ([timer.lead] if timer is not None and timer.lead is not None else [])
+        meta["lead_ms"] = max(x.lead_ms for x in leads)
+        meta["uncovered_regions"] = sum(x.short for x in leads)
+        meta["plain_sweep_ms"] = plain_ms
+        meta["plain_sweep"] = plain_how
+        meta["event_scale"] = event_scale
     if link_model is not None:
         meta["link"] = link_model.to_dict()
     graph = traced.to_opgraph(

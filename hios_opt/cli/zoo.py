@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the profile cache")
     group.add_argument("--threads", type=positive_int, default=None, metavar="N",
                        help="torch intra-op threads while measuring (default: torch's)")
+    group.add_argument("--timing", choices=("launch", "kernel"), default="launch",
+                       help="cuda: time ops with their launches, as the eager executor runs them (launch, "
+                            "default), or the kernels alone, as a CUDA-graph replay runs them (kernel)")
     group = p.add_argument_group("estimate (estimate:GPU)")
     group.add_argument("--dtype", default="fp16", help=f"{', '.join(DTYPE_NAMES)} (default fp16)")
     group.add_argument("--link", default="auto",
@@ -186,6 +189,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     link = None if args.link.strip().lower() == "none" else args.link
     if args.granularity not in GRANULARITIES:
         raise OptionError(f"--granularity must be one of {', '.join(GRANULARITIES)}, got {args.granularity!r}")
+    if args.timing == "kernel" and not args.device.strip().lower().startswith("cuda"):
+        raise OptionError(f"--timing kernel needs a cuda device (it separates kernels from launches), "
+                          f"not {args.device!r}")
     if mode == "estimate":
         from ..estimate import get_device, get_link
 
@@ -231,7 +237,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             measured = measure_costs(
                 traced, args.device.strip().lower(), warmup=args.warmup, repeat=args.repeat,
                 pairs=max_pairs != 0, max_pairs=max_pairs, progress=progress, cache=not args.no_cache,
-                link=not args.no_link,
+                link=not args.no_link, timing=args.timing,
             )
         finally:
             torch.set_num_threads(threads)
