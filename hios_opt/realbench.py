@@ -313,6 +313,7 @@ def profile_graph(
     warmup: int = 3,
     cache: bool = True,
     progress: bool = False,
+    timing: str = "launch",
 ) -> Any:
     """Measure (or load from the cache) the costs of ``run``'s model on its device.
 
@@ -332,7 +333,7 @@ def profile_graph(
     device = "cuda:0" if run.device == "cuda" else "cpu"
     graph = measure_costs(
         run.traced, device, warmup=warmup, repeat=repeat, pairs=max_pairs != 0, max_pairs=max_pairs,
-        progress=progress, cache=cache, link=run.device == "cuda", threads=threads,
+        progress=progress, cache=cache, link=run.device == "cuda", threads=threads, timing=timing,
     )
     if run.device == "cpu":
         handoff = measure_handoff_ms()
@@ -454,6 +455,8 @@ def bench_real(
     progress: bool = False,
     model_options: Mapping[str, Any] | None = None,
     prepared: ModelRun | None = None,
+    cuda_graph: bool = False,
+    timing: str | None = None,
 ) -> Any:
     """Schedule a zoo model with several algorithms, run each plan, compare with the prediction.
 
@@ -499,6 +502,14 @@ def bench_real(
         Zoo model options.
     prepared : ModelRun, optional
         A model already built by :func:`prepare_model` (skips building).
+    cuda_graph : bool
+        CUDA: capture each plan into one CUDA graph and time its replays
+        (no Python launch cost, which at batch 1 hides most stream
+        concurrency). All logical GPUs must share one device.
+    timing : {"launch", "kernel"}, optional
+        CUDA profile timing (:func:`hios_opt.profile.measure_costs`); default
+        ``"kernel"`` with ``cuda_graph``, else ``"launch"``: each execution
+        mode is predicted from the costs it pays.
 
     Returns
     -------
@@ -543,11 +554,20 @@ def bench_real(
         raise OptionError(f"threads must be an integer >= 1 or None, got {threads!r}")
     if not time_limit > 0:
         raise OptionError(f"time_limit must be > 0, got {time_limit!r}")
+    if cuda_graph and device != "cuda":
+        raise OptionError("cuda_graph=True needs device='cuda'")
+    if timing is None:
+        timing = "kernel" if cuda_graph else "launch"
+    if timing not in ("launch", "kernel"):
+        raise OptionError(f"timing must be 'launch' or 'kernel', got {timing!r}")
+    if timing == "kernel" and device != "cuda":
+        raise OptionError("timing='kernel' needs device='cuda'")
     names = _normalise_algorithms(algorithms)
     prepared = prepared or prepare_model(model, input_size=input_size, batch_size=batch_size, device=device,
                                          granularity=granularity, options=model_options)
     if graph is None:
-        graph = profile_graph(prepared, threads=threads, max_pairs=max_pairs, cache=cache, progress=progress)
+        graph = profile_graph(prepared, threads=threads, max_pairs=max_pairs, cache=cache, progress=progress,
+                              timing=timing)
     elif not isinstance(graph, OpGraph):
         graph = OpGraph.load(graph)
     check_graph(graph, prepared.traced)
@@ -556,6 +576,8 @@ def bench_real(
 
     plans = [compile(prepared.traced, sched, device_map_for(sched.gpus, device)) for _, sched, _, _ in made]
     options: dict[str, Any] = {"intra_op_threads": threads} if device == "cpu" and threads is not None else {}
+    if device == "cuda":  # latency only: per-op timing events would cost launches of their own
+        options = {"cuda_graph": True} if cuda_graph else {"timing": False}
     backend = "cpu" if device == "cpu" else "cuda"
     per_round = max(1, math.ceil(repeat / rounds))
     latencies: list[list[float]] = [[] for _ in plans]
@@ -592,10 +614,11 @@ def bench_real(
     rtol, atol = tolerance(device)
     df.attrs.update({
         "model": prepared.name, "input_size": prepared.input_size, "batch_size": prepared.batch_size,
-        "device": device, "backend": backend, "threads": threads,
+        "device": device, "backend": backend, "threads": threads, "cuda_graph": cuda_graph,
+        "timing": timing if device == "cuda" else "wall",
         "mapping": logical_device_note(gpus, streams, device, threads),
         "rtol": rtol, "atol": atol, "graph": graph.name,
-        "graph_meta": {k: graph.meta.get(k) for k in ("source", "device", "method", "threads", "op_sum_ms",
+        "graph_meta": {k: graph.meta.get(k) for k in ("source", "device", "method", "timing", "threads", "op_sum_ms",
                                                       "sweep_median_ms", "measured_pairs", "handoff_ms", "date")},
     })
     return df

@@ -41,6 +41,11 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pairs", default="200", metavar="N|all",
                    help="when profiling: concurrent pairs to measure (default 200; 0 none, 'all' every pair)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the profile cache")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="cuda: capture each plan into one CUDA graph and time its replays (no Python launch cost)")
+    p.add_argument("--timing", choices=("launch", "kernel"), default=None,
+                   help="cuda: profile ops with their launches (launch) or the kernels alone (kernel); "
+                        "default kernel with --cuda-graph, else launch")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -100,7 +105,14 @@ def _check_common(args: argparse.Namespace) -> str:
 
     if args.warmup < 0:
         raise OptionError(f"--warmup must be >= 0, got {args.warmup}")
-    return check_device(args.device)
+    device = check_device(args.device)
+    if args.cuda_graph and device != "cuda":
+        raise OptionError("--cuda-graph needs --device cuda")
+    if args.timing == "kernel" and device != "cuda":
+        raise OptionError("--timing kernel needs --device cuda (it separates kernels from launches)")
+    if args.timing is None:
+        args.timing = "kernel" if args.cuda_graph else "launch"
+    return device
 
 
 def _clean(value: Any) -> Any:
@@ -121,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ..realbench import check_device
 
         check_device("cuda")
+    if args.cuda_graph and backend != "cuda":
+        raise OptionError(f"--cuda-graph needs the cuda backend, not {backend}")
     max_pairs = _max_pairs(args.max_pairs)
     from ..graph import OpGraph
     from ..schedules import Schedule
@@ -157,8 +171,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         ) from exc
     if graph is None:
         graph = profile_graph(prepared, threads=args.threads, max_pairs=max_pairs, cache=not args.no_cache,
-                              progress=not args.json and sys.stderr.isatty())
+                              progress=not args.json and sys.stderr.isatty(), timing=args.timing)
         graph_source = f"profiled on {device} ({graph.meta.get('threads')} thread(s), cached)"
+        if device == "cuda":
+            graph_source = f"profiled on {device} ({args.timing} timing, cached)"
     else:
         check_graph(graph, prepared.traced)
         graph_source = args.graph
@@ -169,6 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         options["intra_op_threads"] = args.threads
     elif backend == "distributed":
         options["threads_per_rank"] = args.threads
+    elif args.cuda_graph:
+        options["cuda_graph"] = True
     measurement = run(plan, prepared.inputs, backend=backend, warmup=args.warmup, repeat=args.repeat,
                       timeout_s=args.timeout, **options)
     ok, diff = outputs_match(measurement.outputs, prepared.reference, device)
@@ -183,6 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "model": prepared.name, "input_size": prepared.input_size, "batch_size": prepared.batch_size,
             "schedule": args.schedule, "algorithm": schedule.algorithm, "gpus": schedule.gpus,
             "streams": schedule.streams, "device": device, "backend": backend, "threads": args.threads,
+            "cuda_graph": args.cuda_graph,
             "mapping": note, "runs": measurement.runs, "median_ms": measurement.median_ms,
             "p10_ms": measurement.p10_ms, "p90_ms": measurement.p90_ms, "predicted_ms": predicted,
             "error_pct": error_pct, "graph": graph_source, "outputs_ok": ok, "max_abs_diff": _clean(diff),
@@ -219,7 +238,7 @@ def cmd_bench_real(args: argparse.Namespace) -> int:
         device=device, algorithms=args.algos, repeat=args.repeat, warmup=args.warmup, rounds=args.rounds,
         time_limit=args.time_limit, graph=args.graph, threads=args.threads, max_pairs=max_pairs,
         cache=not args.no_cache, model_options=_model_options(args),
-        progress=not args.json and sys.stderr.isatty(),
+        progress=not args.json and sys.stderr.isatty(), cuda_graph=args.cuda_graph, timing=args.timing,
     )
     if args.csv:
         from .._io import write_bytes_atomic
@@ -236,9 +255,11 @@ def cmd_bench_real(args: argparse.Namespace) -> int:
         print(f"{attrs['model']} @ {attrs['input_size']} px, batch {attrs['batch_size']}, on {attrs['device']}: "
               f"{args.gpus} logical GPU(s) x {args.streams} stream(s)")
         print(f"mapping: {attrs['mapping']}")
+        how = f"{meta.get('timing')} timing" if device == "cuda" else f"{meta.get('threads')} thread(s)"
+        if attrs.get("cuda_graph"):
+            how += ", plans replayed as CUDA graphs"
         print(f"costs: {args.graph or 'profiled'} (sum of op latencies {meta.get('op_sum_ms') or float('nan'):.3f} ms, "
-              f"{meta.get('threads')} thread(s)); outputs checked with torch.allclose rtol={attrs['rtol']:g}, "
-              f"atol={attrs['atol']:g}")
+              f"{how}); outputs checked with torch.allclose rtol={attrs['rtol']:g}, atol={attrs['atol']:g}")
         table = df[["algorithm", "gpus", "streams", "predicted_ms", "measured_ms", "speedup", "error_pct",
                     "outputs_ok", "status"]].rename(columns={"speedup": "speedup_vs_seq"})
         formatters = {"predicted_ms": "{:.3f}".format, "measured_ms": "{:.3f}".format,
