@@ -8,12 +8,15 @@ Usage::
 
     python scripts/make_data.py                 # everything missing
     python scripts/make_data.py --force         # everything, overwriting
-    python scripts/make_data.py --only random   # one group: models, cpu, random, small
+    python scripts/make_data.py --only random   # one group: models, cpu, random, small, cuda
     python scripts/make_data.py --list          # print the commands, run nothing
 
 Estimated model costs are deterministic (same files on every machine, apart
 from the ``date`` and ``torch_version`` in their meta); CPU measurements are
-not, and take a few minutes.
+not, and take a few minutes. The ``cuda`` group measures on a GPU: it runs
+only when named (``--only cuda``), on a machine with the GPU its files are
+named after (``benchmarks/bench_gpu.py --data data/models`` runs the same
+commands).
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ MODEL_SIZES = {
 }
 GPUS = ("v100", "h100")
 
+# GPU measurements (the cuda group): Inception-v3 at the paper's sizes on the GPU
+# named, timed with launches (what the eager executor pays) and kernels alone
+# (what a CUDA-graph replay pays).
+CUDA_GPU = "h100"
+CUDA_SIZES = (299, *PAPER_SIZES)
+CUDA_TIMINGS = ("launch", "kernel")
+CUDA_ARGS = ("--repeat", "10", "--warmup", "3", "--max-pairs", "200", "--threads", "1", "--no-cache", "--quiet")
+
+
+def cuda_command(model: str, size: int, timing: str, gpu: str = CUDA_GPU) -> tuple[str, list[str]]:
+    """(file relative to data/, hios-opt argv) of one GPU measurement."""
+    out = f"models/{model}_{size}_{gpu}-{timing}.json"
+    return out, ["profile", model, "--input-size", str(size), "--device", "cuda:0", "--timing", timing,
+                 *CUDA_ARGS, "-o", f"data/{out}"]
+
 # CPU measurements: every model at a small input, one thread, modest repeats and
 # at most 200 concurrent pairs, so that all four take a few minutes.
 CPU_SIZE = 128
@@ -59,7 +77,8 @@ def commands() -> dict[str, list[tuple[str, list[str]]]]:
     """Group -> [(file relative to data/, hios-opt argv)]."""
     from hios_opt.generators import NAMED
 
-    groups: dict[str, list[tuple[str, list[str]]]] = {"models": [], "cpu": [], "random": [], "small": []}
+    groups: dict[str, list[tuple[str, list[str]]]] = {"models": [], "cpu": [], "random": [], "small": [],
+                                                      "cuda": []}
     for model, sizes in MODEL_SIZES.items():
         for size in sizes:
             for gpu in GPUS:
@@ -70,6 +89,9 @@ def commands() -> dict[str, list[tuple[str, list[str]]]]:
         out = f"models/{model}_{CPU_SIZE}_cpu.json"
         groups["cpu"].append((out, ["profile", model, "--input-size", str(CPU_SIZE), "--device", "cpu",
                                     *CPU_ARGS, "-o", f"data/{out}"]))
+    for size in CUDA_SIZES:
+        for timing in CUDA_TIMINGS:
+            groups["cuda"].append(cuda_command("inception_v3", size, timing))
     for nodes in RANDOM_NODES:
         layers = random_layers(nodes)
         for ccr in RANDOM_CCRS:
@@ -85,8 +107,8 @@ def commands() -> dict[str, list[tuple[str, list[str]]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", choices=("models", "cpu", "random", "small"),
-                        help="regenerate only this group (repeatable)")
+    parser.add_argument("--only", action="append", choices=("models", "cpu", "random", "small", "cuda"),
+                        help="regenerate only this group (repeatable; cuda runs only when named)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
     args = parser.parse_args(argv)
@@ -96,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     root = DATA.parent
     failures = 0
     for group, items in commands().items():
-        if args.only and group not in args.only:
+        if (args.only and group not in args.only) or (group == "cuda" and not args.only and not args.list):
             continue
         for out, cmd in items:
             line = "hios-opt " + shlex.join(cmd)

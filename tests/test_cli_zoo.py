@@ -170,6 +170,12 @@ def test_bundled_graph_loads_with_provenance(path):
         if device == "cpu":
             assert meta["source"] == "measured" and meta["device"] == "cpu"
             assert meta["repeat"] >= 1 and "max_pairs" in meta
+        elif "-" in device:  # measured on that GPU with that timing, e.g. h100-kernel
+            gpu, timing = device.split("-")
+            assert meta["source"] == "measured" and meta["device"].startswith("cuda") and meta["timing"] == timing
+            assert gpu in meta["device_name"].lower() and meta["repeat"] >= 1 and "max_pairs" in meta
+            if timing == "kernel":
+                assert meta["plain_sweep"] == "cuda-graph" and 0 < meta["event_scale"] <= 1
         else:
             assert meta["source"] == "estimated" and meta["device"] == f"estimate:{device}"
             assert meta["estimate"]["gpu"]["key"] == device and meta["link"]["key"]
