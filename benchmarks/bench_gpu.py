@@ -21,12 +21,15 @@ Inception-v3 at 299, 331, 512, 768 and 1280 px, batch 1) it
 
 Rows go to ``gpu_predicted.csv`` as they are made (a run cut short keeps
 what it finished), the forward times to ``gpu_forward.csv``, the machine
-to ``gpu_env.json``; ``gpu_summary.md`` holds the tables.
+to ``gpu_env.json``; ``gpu_summary.md`` holds the tables and
+``gpu_speedup.png`` plots the measured speedups and predicted against
+measured latency (``--summarize`` redoes both from the CSVs, no GPU needed).
 
 Usage::
 
     python benchmarks/bench_gpu.py --out benchmarks/results --data data/models
     python benchmarks/bench_gpu.py --quick             # one small case, seconds
+    python benchmarks/bench_gpu.py --summarize         # tables and plot from the CSVs, no GPU
     python benchmarks/bench_gpu.py --cases inception_v3:299,randwire:512 --exact-limit 20
 
 The numbers in ``benchmarks/results/gpu_*`` come from one run with
@@ -232,6 +235,48 @@ def summarize(out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(out: Path) -> Path | None:
+    """``gpu_speedup.png``: CUDA-graph speedups per input size, and predicted vs measured."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    path = out / "gpu_predicted.csv"
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    replay = df[df["mode"] == "graph"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for (gpus, streams, algo), part in replay.groupby(["gpus", "streams", "algorithm"]):
+        if algo == "sequential" or (gpus, streams) not in ((1, 2), (2, 2)):
+            continue
+        style = "-" if gpus == 1 else "--"
+        ax1.plot(part["input_size"], part["speedup"], style, marker="o", label=f"{algo}, {gpus}x{streams}")
+    ax1.axhline(1.0, color="k", linewidth=0.8)
+    ax1.set(xlabel="input size (px)", ylabel="speedup over the sequential plan",
+            title="measured, CUDA-graph replays (K x S; K=2 shares one GPU)")
+    ax1.legend(fontsize=7, ncol=2)
+    for mode, marker in (("graph", "o"), ("eager", "x")):
+        part = df[df["mode"] == mode]
+        ax2.scatter(part["predicted_ms"], part["measured_ms"], marker=marker, s=18, label=mode)
+    top = float(max(df["predicted_ms"].max(), df["measured_ms"].max())) * 1.05
+    ax2.plot([0, top], [0, top], "k--", linewidth=0.8, label="measured = predicted")
+    ax2.set(xscale="log", yscale="log", xlabel="predicted (ms)", ylabel="measured (ms)",
+            title="every plan: eager (launch profile) and replayed (kernel profile)")
+    ticks = [t for t in (0.5, 1, 2, 5, 10, 20, 50) if t <= top]
+    ax2.minorticks_off()
+    ax2.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax2.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    png = out / "gpu_speedup.png"
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=None, metavar="MODEL:SIZE,...",
@@ -243,7 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs per plan, over 3 rounds (default 30)")
     parser.add_argument("--exact-limit", type=float, default=0.0,
                         help="seconds for an exact:astar row on K x S = 1x2 and 2x2, CUDA-graph mode (default 0: none)")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only rewrite gpu_summary.md and gpu_speedup.png from the CSVs in --out")
     args = parser.parse_args(argv)
+    if args.summarize:
+        (args.out / "gpu_summary.md").write_text(summarize(args.out))
+        print(summarize(args.out))
+        print(f"wrote {args.out / 'gpu_summary.md'} and {plot(args.out)}")
+        return 0
     if not torch.cuda.is_available():
         print("error: bench_gpu.py needs a CUDA GPU", file=sys.stderr)
         return 2
@@ -268,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             run_case(model, size, args, slug)
             (args.out / "gpu_summary.md").write_text(summarize(args.out))
     print("\n" + summarize(args.out))
+    print(f"wrote {plot(args.out)}")
     return 0
 
 
