@@ -114,3 +114,34 @@ def test_log_prints_progress(capsys):
     solve(g, Platform(gpus=2, streams=2), "astar", time_limit=3.5, log=True)
     out = capsys.readouterr().out
     assert "#astar ended (time): expanded" in out and "bound" in out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quick_busy_time_is_a_valid_and_flagged_bound(seed):
+    """The assignment-based busy time never exceeds the blossom matching's, and
+    where it marks itself exact (no odd cycle of savings) it equals it."""
+    import random
+
+    import networkx as nx
+
+    from hios_opt.exact.astar import _Search
+
+    g = paper_graph(20, seed)
+    p = Platform(gpus=2, streams=2)
+    search = _Search(g, p, stage_candidates(g, 2), best=float("inf"), deadline=time.monotonic() + 60,
+                     max_states=10)
+    assert search.pairs_only and search.pairs
+    rng = random.Random(seed)
+    exact_marked = 0
+    for _ in range(300):
+        rem = rng.getrandbits(g.n_ops) | 1
+        matching = nx.Graph()
+        matching.add_weighted_edges_from((a, b, s) for a, b, s, _ in search.pairs if rem >> a & 1 and rem >> b & 1)
+        saving = sum(matching[a][b]["weight"] for a, b in nx.max_weight_matching(matching))
+        true_busy = sum(search.latency[v] for v in range(g.n_ops) if rem >> v & 1) - saving
+        quick = search.busy_quick(rem)
+        assert quick <= true_busy + 1e-9
+        if rem in search._busy:
+            exact_marked += 1
+            assert quick == pytest.approx(true_busy, abs=1e-9)
+    assert exact_marked > 0  # the check is not vacuous

