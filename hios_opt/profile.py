@@ -105,7 +105,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -121,6 +121,8 @@ MIN_UTILIZATION = 0.01
 LOAD_WARNING_RATIO = 1.5
 #: 2: op latencies from forward-order sweeps (1: hot loops); thread count in the key.
 CACHE_VERSION = 2
+
+T = TypeVar("T")
 
 #: ``timing`` values of :func:`measure_costs`.
 TIMINGS = ("launch", "kernel")
@@ -277,6 +279,22 @@ class _Lead:
     def hold(self) -> None:
         torch.cuda._sleep(int(self.lead_ms * self.cycles_per_ms))
 
+    def region(self, enqueue: Callable[[], T], wait: Callable[[T], None], stream: Any = None) -> T:
+        """Enqueue a timed region behind the spin (on ``stream``, default the
+        current one), wait for it, and re-run it with a longer spin until the
+        spin covered the host's enqueue time; returns what ``enqueue`` returned."""
+        attempt = 0
+        while True:
+            with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+                self.hold()
+            start_s = time.perf_counter()
+            result = enqueue()
+            enqueue_ms = (time.perf_counter() - start_s) * 1e3
+            wait(result)
+            if self.covered(enqueue_ms, attempt):
+                return result
+            attempt += 1
+
     def covered(self, enqueue_ms: float, attempt: int) -> bool:
         if enqueue_ms <= 0.5 * self.lead_ms:
             # follow the regions down again (one slow enqueue must not slow every later region)
@@ -357,18 +375,12 @@ class _Timer:
 
     def _cuda_region(self, enqueue: Callable[[], tuple[Any, Any]]) -> float:
         """Enqueue a region (behind the lead spin in kernel mode); its event time."""
-        attempt = 0
-        while True:
-            if self.lead is not None:
-                with torch.cuda.stream(self.streams[0]):
-                    self.lead.hold()
-            start_s = time.perf_counter()
+        if self.lead is None:
             start, end = enqueue()
-            enqueue_ms = (time.perf_counter() - start_s) * 1e3
             end.synchronize()
-            if self.lead is None or self.lead.covered(enqueue_ms, attempt):
-                return float(start.elapsed_time(end))
-            attempt += 1
+        else:
+            start, end = self.lead.region(enqueue, lambda events: events[1].synchronize(), self.streams[0])
+        return float(start.elapsed_time(end))
 
     def _solo_cuda(self, fn: Callable[[], Any]) -> tuple[Any, Any]:
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -453,28 +465,31 @@ def _sweep_latencies(
     run_op = traced.run_op
     for k in tqdm(range(warmup + repeat), desc=f"{traced.name}: sweeps", disable=not progress, leave=False):
         times: dict[str, float] = {}
-        attempt = 0
-        while cuda:
-            env = traced.bind_inputs(*inputs)
-            events = []
-            if lead is not None:
-                lead.hold()
-            start_s = clock()
-            for op_id, dead in order:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                run_op(op_id, env, root=root)
-                end.record()
-                events.append((op_id, start, end))
-                for value in dead:
-                    del env[value]
-            enqueue_ms = (clock() - start_s) * 1e3
-            torch.cuda.synchronize(device)
+        if cuda:
+
+            def enqueue() -> list[tuple[str, Any, Any]]:
+                env = traced.bind_inputs(*inputs)
+                events = []
+                for op_id, dead in order:
+                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    run_op(op_id, env, root=root)
+                    end.record()
+                    events.append((op_id, start, end))
+                    for value in dead:
+                        del env[value]
+                return events
+
+            def wait(_: Any) -> None:
+                torch.cuda.synchronize(device)
+
+            if lead is None:
+                events = enqueue()
+                wait(events)
+            else:
+                events = lead.region(enqueue, wait)
             times = {op_id: float(start.elapsed_time(end)) for op_id, start, end in events}
-            if lead is None or lead.covered(enqueue_ms, attempt):
-                break
-            attempt += 1
-        if not cuda:
+        else:
             env = traced.bind_inputs(*inputs)
             for op_id, dead in order:
                 start_s = clock()
@@ -530,20 +545,15 @@ def _plain_sweep_ms(
         return float(np.median(samples)), "cuda-graph"
     except Exception:  # noqa: BLE001 - an op that cannot be captured: time the queued sweep
         torch.cuda.synchronize(device)
+    def enqueue() -> tuple[Any, Any]:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        sweep()
+        end.record()
+        return start, end
+
     for _ in range(repeat + 1):  # the first one warms the spin's length up
-        attempt = 0
-        while True:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            lead.hold()
-            start_s = time.perf_counter()
-            start.record()
-            sweep()
-            end.record()
-            enqueue_ms = (time.perf_counter() - start_s) * 1e3
-            torch.cuda.synchronize(device)
-            if lead.covered(enqueue_ms, attempt):
-                break
-            attempt += 1
+        start, end = lead.region(enqueue, lambda events: torch.cuda.synchronize(device))
         samples.append(float(start.elapsed_time(end)))
     return float(np.median(samples[1:])), "queued"
 
