@@ -72,7 +72,9 @@ Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
   integral matching is worth as much and the quick value is exact; else the
   state is queued with the quick bound and the matching runs when the state
   is taken from the queue (it is cut, queued again with the exact bound, or
-  expanded). Measured against the search without it, on an idle machine:
+  expanded). Dives use complete bounds, and a search cut short completes
+  the quick bounds at the top of its queue (for at most 0.5 s) before it
+  reports its bound. Measured against the search without it, on an idle machine:
   1.5-2.1x faster to the same proofs on 30-op 2x2 instances (four seeds),
   1.0-1.2x at 20 ops, where the matchings are smaller; on a 30-op instance
   the blossom runs for about one set ``R`` in six.
@@ -500,7 +502,7 @@ class _Search:
                 heap.clear()
                 break
             if not exact:  # a quick bound: complete it, then cut, queue again or go on
-                f_exact = self.bound(state[0], state[1], state[2], state[3], state[7], state[6])
+                f_exact = self.complete_bound(state)
                 if f_exact >= self.cut_level():
                     stats["cut_by_bound"] += 1
                     continue
@@ -548,6 +550,10 @@ class _Search:
                 return min(heap[0][0] if heap else self.best, self.best), "states"
         return self.best, "exhausted"
 
+    def complete_bound(self, state: tuple) -> float:
+        """The full bound of a queued state (the matching of its ops left)."""
+        return self.bound(state[0], state[1], state[2], state[3], state[7], state[6])
+
     def settle(self, heap: list, tie: Any, budget_s: float = 0.5) -> None:
         """Complete the quick bounds at the top of the queue (for at most
         ``budget_s``), so that the bound reported when the search is cut
@@ -555,7 +561,7 @@ class _Search:
         end = time.monotonic() + budget_s
         while heap and not heap[0][3] and time.monotonic() < end:
             f, _, state, _ = heapq.heappop(heap)
-            exact = self.bound(state[0], state[1], state[2], state[3], state[7], state[6])
+            exact = self.complete_bound(state)
             heapq.heappush(heap, (max(f, exact), next(tie), state, True))
 
     def schedule(self, platform: Platform) -> Schedule | None:
