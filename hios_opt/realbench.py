@@ -49,7 +49,7 @@ from typing import Any
 from hios_opt.errors import DeviceError, GraphError, OptionError
 
 __all__ = [
-    "bench_real", "DEFAULT_ALGORITHMS", "ModelRun", "prepare_model", "check_device", "device_map_for",
+    "bench_real", "DEFAULT_ALGORITHMS", "ModelRun", "prepare_model", "check_device", "device_map_for", "resolve_timing",
     "logical_device_note", "profile_graph", "predict_ms", "outputs_match", "tolerance", "measure_handoff_ms",
 ]
 
@@ -117,6 +117,31 @@ def check_device(device: str) -> str:
                 f"--device cuda: no CUDA GPU is visible to torch {torch.__version__}; use --device cpu"
             )
     return text
+
+
+def resolve_timing(device: str, cuda_graph: bool, timing: str | None) -> str:
+    """The profile timing for a run on ``device``: ``timing``, or by default
+    ``"kernel"`` for CUDA-graph replays and ``"launch"`` otherwise.
+
+    Raises
+    ------
+    OptionError
+        CUDA graphs or kernel timing requested off CUDA, or an unknown timing.
+
+    Examples
+    --------
+    >>> resolve_timing("cuda", True, None), resolve_timing("cpu", False, None)
+    ('kernel', 'launch')
+    """
+    if cuda_graph and device != "cuda":
+        raise OptionError(f"CUDA graphs (--cuda-graph) need device cuda, not {device}")
+    if timing is None:
+        return "kernel" if cuda_graph else "launch"
+    if timing not in ("launch", "kernel"):
+        raise OptionError(f"timing must be 'launch' or 'kernel', got {timing!r}")
+    if timing == "kernel" and device != "cuda":
+        raise OptionError(f"kernel timing (--timing kernel) separates kernels from launches on cuda only, not {device}")
+    return timing
 
 
 def tolerance(device: str) -> tuple[float, float]:
@@ -554,14 +579,7 @@ def bench_real(
         raise OptionError(f"threads must be an integer >= 1 or None, got {threads!r}")
     if not time_limit > 0:
         raise OptionError(f"time_limit must be > 0, got {time_limit!r}")
-    if cuda_graph and device != "cuda":
-        raise OptionError("cuda_graph=True needs device='cuda'")
-    if timing is None:
-        timing = "kernel" if cuda_graph else "launch"
-    if timing not in ("launch", "kernel"):
-        raise OptionError(f"timing must be 'launch' or 'kernel', got {timing!r}")
-    if timing == "kernel" and device != "cuda":
-        raise OptionError("timing='kernel' needs device='cuda'")
+    timing = resolve_timing(device, cuda_graph, timing)
     names = _normalise_algorithms(algorithms)
     prepared = prepared or prepare_model(model, input_size=input_size, batch_size=batch_size, device=device,
                                          granularity=granularity, options=model_options)

@@ -121,6 +121,17 @@ def test_bench_real_table(tmp_path, capsys) -> None:
         assert column in text
 
 
+def test_cuda_graph_and_kernel_timing_need_cuda(files, capsys) -> None:
+    _, schedule = files
+    capsys.readouterr()
+    assert main(["run", *MODEL, "--schedule", str(schedule), "--cuda-graph"]) == 2
+    assert "--cuda-graph" in one_error_line(capsys)
+    assert main(["bench-real", *MODEL, "--gpus", "1", "--timing", "kernel"]) == 2
+    assert "--timing kernel" in one_error_line(capsys)
+    assert main(["profile", *MODEL, "--timing", "kernel", "-o", "unused.json"]) == 2
+    assert "--timing kernel needs a cuda device" in one_error_line(capsys)
+
+
 def test_bench_real_bad_algorithm(capsys) -> None:
     assert main(["bench-real", *MODEL, "--gpus", "1", "--algos", "sequential,bogus"]) == 2
     assert "bogus" in one_error_line(capsys)

@@ -94,6 +94,16 @@ def test_cache_roundtrip(traced, private_cache) -> None:
     assert cache_path(other, "cpu") != path  # another input shape
 
 
+def test_kernel_timing_is_cuda_only_and_keyed_apart(traced) -> None:
+    with pytest.raises(ProfileError, match="CUDA devices only"):
+        measure_costs(traced, "cpu", timing="kernel", **FAST)
+    with pytest.raises(ProfileError, match="timing must be one of launch, kernel"):
+        measure_costs(traced, "cpu", timing="gpu", **FAST)
+    assert cache_path(traced, "cuda:0", timing="kernel") != cache_path(traced, "cuda:0")
+    assert cache_path(traced, "cuda:0", timing="launch") == cache_path(traced, "cuda:0")  # earlier caches stay valid
+    assert measure_costs(traced, "cpu", cache=False, **FAST).meta["timing"] == "wall"
+
+
 def test_no_cache_no_pairs(traced, private_cache) -> None:
     graph = measure_costs(traced, cache=False, pairs=False, **FAST)
     assert not graph.stage_table and graph.meta["measured_pairs"] == 0

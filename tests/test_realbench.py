@@ -20,6 +20,7 @@ from hios_opt.realbench import (
     predict_ms,
     prepare_model,
     profile_graph,
+    resolve_timing,
 )
 
 SIZE = 32
@@ -131,3 +132,18 @@ def test_helpers() -> None:
     g = generators.diamond()
     sched = Schedule.sequential(g.topological_order())
     assert predict_ms(g, sched) == predict_ms(g, sched, Platform()) == 7.0
+
+
+def test_timing_follows_the_execution_mode() -> None:
+    assert resolve_timing("cuda", cuda_graph=True, timing=None) == "kernel"
+    assert resolve_timing("cuda", cuda_graph=False, timing=None) == "launch"
+    assert resolve_timing("cuda", cuda_graph=True, timing="launch") == "launch"  # asked for explicitly
+    assert resolve_timing("cpu", cuda_graph=False, timing=None) == "launch"
+    with pytest.raises(OptionError, match="CUDA graphs"):
+        resolve_timing("cpu", cuda_graph=True, timing=None)
+    with pytest.raises(OptionError, match="kernel timing"):
+        resolve_timing("cpu", cuda_graph=False, timing="kernel")
+    with pytest.raises(OptionError, match="timing must be"):
+        resolve_timing("cuda", cuda_graph=False, timing="wall")
+    with pytest.raises(OptionError, match="CUDA graphs"):
+        bench_real("squeezenet", input_size=SIZE, gpus=1, cuda_graph=True, cache=False)

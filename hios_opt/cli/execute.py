@@ -101,17 +101,12 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_common(args: argparse.Namespace) -> str:
-    from ..realbench import check_device
+    from ..realbench import check_device, resolve_timing
 
     if args.warmup < 0:
         raise OptionError(f"--warmup must be >= 0, got {args.warmup}")
     device = check_device(args.device)
-    if args.cuda_graph and device != "cuda":
-        raise OptionError("--cuda-graph needs --device cuda")
-    if args.timing == "kernel" and device != "cuda":
-        raise OptionError("--timing kernel needs --device cuda (it separates kernels from launches)")
-    if args.timing is None:
-        args.timing = "kernel" if args.cuda_graph else "launch"
+    args.timing = resolve_timing(device, args.cuda_graph, args.timing)
     return device
 
 
