@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib.util
 import json
 import platform as _platform
@@ -83,8 +84,9 @@ FIELDS = ["model", "input_size", "mode", "gpus", "streams", "algorithm", "predic
           "max_abs_diff", "status", "schedule_s", "shared_device"]
 
 
+@functools.cache
 def _make_data():
-    """``scripts/make_data.py``: the one definition of the profile commands."""
+    """``scripts/make_data.py``: the one definition of the profile commands (loaded once)."""
     spec = importlib.util.spec_from_file_location("make_data", DATA.parents[1] / "scripts" / "make_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
