@@ -36,6 +36,39 @@ ends), so ``B`` is dropped. With interchangeable GPUs (uniform delays) the
 comparison also tries ``A`` with its two GPUs swapped (two GPUs), and a stage
 may open an unused GPU only if it is the lowest-numbered unused one.
 
+*Gap filling.* A new stage that starts at ``s`` is not generated when some
+other op ``x`` whose producers are all placed could start now on some GPU
+``j`` at ``a = max(t0, ready[j], inputs of x on j) < s`` with
+``a + max(t(x), D) <= s``, where ``t(x)`` is ``x``'s latency alone and ``D``
+the largest delay of an output of ``x`` from ``j``. Every completion of such a
+child runs ``x`` later, at ``s`` or after, in some stage; take ``x`` out of
+that stage (what is left of it is a candidate no longer than it, which is
+checked, else the rule is off) and run it alone on ``j`` at ``a``: it ends by
+``s``, before anything else ``j`` runs in the completion, and its outputs
+reach every GPU no later than before (``a + t(x) + D <= s + t(x)``, at most
+its old end). No start grows and ``x`` starts strictly earlier, so among the
+optimal schedules one with the least sum of start times is never cut this
+way (nor by dominance, which keeps a state whose completions start no
+later). On 30-op graphs with two GPUs and two streams about a third of the
+children are cut so.
+
+Both directions
+---------------
+Mirroring a schedule in time (``s, e`` to ``C - e, C - s``, every GPU's
+stages in the opposite order) gives a schedule of the *reversed* problem
+(every edge turned round, with the delay of the opposite link) of the same
+makespan, and back. So the search also runs *backward*, on the reversed
+problem, from the sinks, and its schedules are turned round (the
+evaluator's left-justified times are at most the mirror's). The two
+directions are very unequal on a given graph: on 30-op 2 x 2 random graphs
+one proves optimality in 3 to 30 s where the other stops at a 1 to 4 % gap
+after 60 s, and which one wins varies from graph to graph, since the
+bound's weak side (the idle time at the end, a static ramp; the start is
+exact) is the other's strong side. By default both run in turns of
+:data:`SLICE_S` seconds with one best makespan (each cuts with the other's
+schedules too); the first to finish proves the optimum, and a search cut
+short reports the larger of the two bounds.
+
 Lower bound of a state (all terms valid for every completion)
 -------------------------------------------------------------
 Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
@@ -93,8 +126,9 @@ Where it is strong, and where not
 The number of states grows with the number of downsets, so graphs made of
 narrow stages (layered random graphs, chains of Inception blocks) suit it
 and wide ones (ten independent tasks on four GPUs) do not; there CP-SAT is
-far better, as it is with one stream, where its bound is tight. One thread;
-memory grows with the states kept (``max_states`` stops the search first).
+far better, as it is with one stream, where its bound is tight. One thread
+(both directions take turns); memory grows with the states kept
+(``max_states`` stops the search first).
 Time limit and Ctrl-C are checked between two children of a state, so the
 search stops within one bound computation (at most about 0.3 s on a
 124-op graph, most of it the matching).
@@ -113,6 +147,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..costs import StageModel
+from ..errors import OptionError
 from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
@@ -122,13 +157,19 @@ from .candidates import Candidates
 from .cpsat import uniform_links
 from .result import SolveResult, finish
 
-__all__ = ["solve_astar", "MAX_STATES", "SUBSET_GPUS"]
+__all__ = ["solve_astar", "MAX_STATES", "SUBSET_GPUS", "SLICE_S"]
 
 #: Default cap on the number of states kept (memory: roughly 1 KB each).
 MAX_STATES = 2_000_000
 
 #: Up to this many GPUs the load bound tries every set of active GPUs.
 SUBSET_GPUS = 4
+
+#: Seconds each direction searches before the other takes its turn.
+SLICE_S = 0.5
+
+# The direction with the higher bound takes at most this many turns in a row.
+_LEAD_TURNS = 3
 
 # Expansions between two greedy dives.
 _DIVE_EVERY = 2000
@@ -147,13 +188,25 @@ class _Search:
     """
 
     def __init__(self, graph: OpGraph, platform: Platform, cands: Candidates, best: float,
-                 deadline: float, max_states: int, log: bool = False) -> None:
+                 deadline: float, max_states: int, log: bool = False, backward: bool = False) -> None:
         n = graph.n_ops
         self.interchangeable = uniform_links(graph, platform)
         K = min(platform.gpus, n) if self.interchangeable else platform.gpus
         self.n, self.K = n, K
+        self.backward = backward
+        if backward:
+            # The mirrored problem: edge v -> u for u -> v, with the delay of u's GPU -> v's GPU.
+            original = graph
+            graph = _Reversed(graph)  # type: ignore[assignment]
+
+            def comm(e: int, a: int, b: int) -> float:
+                return platform.comm_ms(original, e, b, a)
+        else:
+            def comm(e: int, a: int, b: int) -> float:
+                return platform.comm_ms(graph, e, a, b)
         self.graph = graph
         self.deadline = deadline
+        self.pause_at = math.inf
         self.max_states = max_states
         self.log = log
         self._next_log = time.monotonic() + 0.5
@@ -173,7 +226,7 @@ class _Search:
         min_delay = [0.0] * graph.n_edges
         for e in range(graph.n_edges):
             u, v = graph.edge_src[e], graph.edge_dst[e]
-            delay = tuple(tuple(platform.comm_ms(graph, e, a, b) for b in range(K)) for a in range(K))
+            delay = tuple(tuple(comm(e, a, b) for b in range(K)) for a in range(K))
             self.out[u].append((v, delay))
             min_delay[e] = min((delay[a][b] for a in range(K) for b in range(K) if a != b), default=0.0)
         self.topo = list(graph.topo)
@@ -188,6 +241,13 @@ class _Search:
         self.ramp_out = min((max(min_delay[e] + self.tail[graph.edge_dst[e]] for e in graph.out_edges[v])
                              for v in range(n) if graph.succ[v]), default=0.0) if K > 1 else 0.0
         self.latency = list(graph.latency)
+        # Gap filling (see the module docstring): the latest an op may start
+        # and end before a later stage so that moving it there delays nothing.
+        self.out_delay = [[max((delay[j][g] for _, delay in self.out[x] for g in range(K)), default=0.0)
+                           for j in range(K)] for x in range(n)]
+        known = dict(zip(cands.ops, cands.latency_ms))
+        self.fill = all(known.get(tuple(w for w in ops if w != x), math.inf) <= lat[c]
+                        for c, ops in enumerate(cands.ops) if len(ops) > 1 for x in ops)
         self.share = [min(lat[c] / len(cands.ops[c]) for c in cands.by_op[v]) for v in range(n)]
         self.pairs_only = all(len(ops) <= 2 for ops in cands.ops)
         # Pair savings with the makespan a pair needs at least (static windows).
@@ -209,7 +269,7 @@ class _Search:
         self._quick: dict[int, float] = {}
         self._saving_matrix: np.ndarray | None = None
         self._busy_best = best
-        self.stats = {"expanded": 0, "generated": 0, "cut_by_bound": 0, "dominated": 0, "dives": 0,
+        self.stats = {"expanded": 0, "generated": 0, "cut_by_bound": 0, "dominated": 0, "gap_filled": 0, "dives": 0,
                       "kept": 0, "dive_improvements": 0}
 
     # -- bounds -------------------------------------------------------------
@@ -380,6 +440,18 @@ class _Search:
         cut = self.cut_level()
         out = []
         stats = self.stats
+        # Gap filling: (latest start s of a new stage, start, op) for each op that could run now
+        # on some GPU and be done in time; a new stage starting at s or later is not needed.
+        fits = []
+        if self.fill:
+            for x in _bits(avail):
+                vec = dr.get(x)
+                for j in gpus:
+                    st = ready[j] if ready[j] > t0 else t0
+                    if vec is not None and vec[j] > st:
+                        st = vec[j]
+                    fits.append((st + max(self.latency[x], self.out_delay[x][j]), st, x))
+            fits.sort()
         for v in _bits(avail):
             for c in self.by_first[v]:
                 cm = self.cand_mask[c]
@@ -399,6 +471,9 @@ class _Search:
                     s = ready[k] if ready[k] > data[k] else data[k]
                     e = s + self.cand_lat[c]
                     stats["generated"] += 1
+                    if fits and fits[0][0] <= s and any(f <= s and st < s and not cm >> x & 1 for f, st, x in fits):
+                        stats["gap_filled"] += 1
+                        continue
                     n_ready = ready[:k] + (e,) + ready[k + 1:]
                     n_cmax = e if e > cmax else cmax
                     if n_cmax >= cut:
@@ -479,26 +554,50 @@ class _Search:
     # -- search -------------------------------------------------------------
 
     def halted(self) -> str:
-        """Why the search must stop now ("stopped", "time"), or ""."""
+        """Why the search must stop now ("stopped", "time", "pause": its
+        time slice is over), or ""."""
         if self.stop_requested:
             return "stopped"
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if now > self.deadline:
             return "time"
+        if now > self.pause_at:
+            return "pause"
         return ""
 
-    def run(self) -> tuple[float, str]:
-        """Search; returns (bound, reason): "exhausted", "time", "states" or "stopped"."""
+    def begin(self) -> None:
+        """Queue the root state (the first :meth:`advance` dives from it)."""
         K = self.K
         root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
-        tie = count()
-        heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(tie), root, True)]
-        store: dict[int, _Front] = {}
-        stats = self.stats
-        self.dive(root)
-        reason = self.halted()
-        if reason:
-            return min(heap[0][0], self.best), reason
+        self.tie = count()
+        self.heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(self.tie), root, True)]
+        self.store: dict[int, _Front] = {}
+        self.root = root
+
+    def lower_bound(self) -> float:
+        """The least bound among the states not expanded yet (the best
+        makespan once none is left)."""
+        return min(self.heap[0][0], self.best) if self.heap else self.best
+
+    def advance(self, until: float = math.inf) -> str:
+        """Search until ``until`` (``time.monotonic()``) at most; returns why
+        it stopped: "exhausted" (the best schedule is optimal), "pause" (call
+        again to go on), "time", "states" or "stopped". A search cut short
+        for good (not paused) completes the quick bounds at the top of its
+        queue first (:meth:`settle`)."""
+        self.pause_at = until
+        heap, tie, store, stats = self.heap, self.tie, self.store, self.stats
+        if self.root is not None:  # the first dive: whole, whatever the slice
+            self.pause_at = math.inf
+            self.dive(self.root)
+            self.pause_at = until
+            self.root = None
         while heap:
+            reason = self.halted()
+            if reason:
+                if reason != "pause":
+                    self.settle(heap, tie)
+                return reason
             f, _, state, exact = heapq.heappop(heap)
             if f >= self.cut_level():
                 heap.clear()
@@ -513,25 +612,16 @@ class _Search:
                     continue
             stats["expanded"] += 1
             n_exp = stats["expanded"]
-            reason = self.halted()
-            if reason:
-                heapq.heappush(heap, (f, next(tie), state, True))
-                if reason == "time":
-                    self.settle(heap, tie)
-                return min(heap[0][0], self.best), reason
             if self.log and time.monotonic() >= self._next_log:
                 self._next_log = time.monotonic() + 2.0
-                print(f"#astar expanded {n_exp:,} kept {stats['kept']:,} open {len(heap):,} best {self.best:.6f} "
-                      f"bound {min(f, self.best):.6f}", flush=True)
+                print(f"#astar{' backward' if self.backward else ''} expanded {n_exp:,} kept {stats['kept']:,} "
+                      f"open {len(heap):,} best {self.best:.6f} bound {min(f, self.best):.6f}", flush=True)
             if n_exp % _DIVE_EVERY == 0:
                 self.dive(state)
             kids = self.children(state)
             if kids is None:
                 heapq.heappush(heap, (f, next(tie), state, True))
-                reason = self.halted() or "stopped"
-                if reason == "time":
-                    self.settle(heap, tie)
-                return min(heap[0][0], self.best), reason
+                continue  # halted: the loop's first test says why
             for lb, kid, kid_exact in kids:
                 if kid[0] == self.full:
                     if kid[3] < self.best:
@@ -549,14 +639,14 @@ class _Search:
                 heapq.heappush(heap, (lb, next(tie), kid, kid_exact))
             if stats["kept"] > self.max_states:
                 self.settle(heap, tie)
-                return min(heap[0][0] if heap else self.best, self.best), "states"
-        return self.best, "exhausted"
+                return "states"
+        return "exhausted"
 
     def complete_bound(self, state: tuple) -> float:
         """The full bound of a queued state (the matching of its ops left)."""
         return self.bound(state[0], state[1], state[2], state[3], state[7], state[6])
 
-    def settle(self, heap: list, tie: Any, budget_s: float = 0.5) -> None:
+    def settle(self, heap: list, tie: Any, budget_s: float = 0.25) -> None:
         """Complete the quick bounds at the top of the queue (for at most
         ``budget_s``), so that the bound reported when the search is cut
         short is as strong as if every bound had been complete."""
@@ -576,8 +666,35 @@ class _Search:
         if self.best_state is None:
             return None
         ids = self.graph.ids
-        stages = [Stage(k, tuple(ids[v] for v in self.cand_ops[c])) for k, c in reversed(moves)]
+        # A backward path lists the stages from the end: mirrored, every GPU
+        # runs them in the opposite order, and the evaluator's (left-justified)
+        # times are at most the mirror's.
+        order = moves if self.backward else reversed(moves)
+        stages = [Stage(k, tuple(ids[v] for v in self.cand_ops[c])) for k, c in order]
         return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm="astar")
+
+
+def _next_turn(searches: list[_Search], last: _Search, lagging: int) -> tuple[_Search, int]:
+    """The direction that searches next, and how many turns in a row the
+    other has gone without one: the one whose bound is higher (it has been
+    the one to prove the optimum on every measured graph; ties alternate),
+    but never more than :data:`_LEAD_TURNS` turns in a row."""
+    other = searches[1] if last is searches[0] else searches[0]
+    if lagging >= _LEAD_TURNS or other.lower_bound() >= last.lower_bound():
+        return other, 0
+    return last, lagging + 1
+
+
+class _Reversed:
+    """The graph with every edge turned round (same op and edge indices),
+    as far as :class:`_Search` reads it."""
+
+    def __init__(self, graph: OpGraph) -> None:
+        self.n_ops, self.n_edges, self.ids, self.latency = graph.n_ops, graph.n_edges, graph.ids, graph.latency
+        self.pred, self.succ = graph.succ, graph.pred
+        self.edge_src, self.edge_dst = graph.edge_dst, graph.edge_src
+        self.out_edges = graph.in_edges
+        self.topo = tuple(reversed(graph.topo))
 
 
 class _Front:
@@ -649,34 +766,65 @@ def solve_astar(
     cost_model: StageModel | None = None,
     max_states: int = MAX_STATES,
     log: bool = False,
+    directions: str = "both",
 ) -> SolveResult:
     """Run the search of the module docstring and assemble the result.
 
     ``max_states``: stop (status ``"feasible"``, ``stats["ended"] == "states"``)
-    once this many states are kept, before memory runs out. ``log``: print
-    the progress every 2 s and a last line.
+    once this many states are kept (by both searches together), before
+    memory runs out. ``log``: print the progress every 2 s and a last line.
+    ``directions``: ``"both"`` (the forward and the backward search in turns
+    of :data:`SLICE_S`, sharing the best makespan), ``"forward"`` or
+    ``"backward"``.
     """
+    if directions not in ("both", "forward", "backward"):
+        raise OptionError(f"directions must be 'both', 'forward' or 'backward', got {directions!r}")
     best = evaluate(graph, platform, warm, cost_model).makespan if warm is not None else math.inf
-    search = _Search(graph, platform, cands, best, deadline, max_states, log)
+    ways = [False, True] if directions == "both" else [directions == "backward"]
+    searches = [_Search(graph, platform, cands, best, deadline, max_states // len(ways), log, backward=way)
+                for way in ways]
 
     def stop() -> None:
-        search.stop_requested = True
+        for search in searches:
+            search.stop_requested = True
 
-    outcome, interrupted = run_stoppable(search.run, stop, "hios-opt-astar")
+    def drive() -> tuple[float, str]:
+        for search in searches:
+            search.begin()
+        search, lagging = searches[0], 0
+        while True:
+            reason = search.advance(time.monotonic() + SLICE_S if len(searches) > 1 else math.inf)
+            shared = min(other.best for other in searches)
+            for other in searches:
+                other.best = shared
+            if reason == "pause":
+                search, lagging = _next_turn(searches, search, lagging)
+                continue
+            if reason == "exhausted":
+                return shared, reason
+            for other in searches:  # cut short: the strongest bound of the two
+                if other is not search:
+                    other.settle(other.heap, other.tie)
+            return max(other.lower_bound() for other in searches), reason
+
+    outcome, interrupted = run_stoppable(drive, stop, "hios-opt-astar")
     bound, reason = outcome if outcome is not None else (None, "stopped")
+    integral = searches[0].integral
     if bound is not None and math.isfinite(bound):
-        if reason == "exhausted" and not search.integral:
+        if reason == "exhausted" and not integral:
             # Proven: no schedule is shorter than the best by more than the cut tolerance.
             bound *= 1 - _CUT_TOLERANCE
-        if search.integral:
+        if integral:
             # Integer latencies and delays: every makespan is an integer.
             bound = math.ceil(bound - 1e-6)
-    found = search.schedule(platform)
-    stats: dict[str, Any] = dict(search.stats, candidates=len(cands), gpus_modelled=search.K, ended=reason)
+    stats: dict[str, Any] = {key: sum(search.stats[key] for search in searches) for key in searches[0].stats}
+    stats.update(candidates=len(cands), gpus_modelled=searches[0].K, ended=reason,
+                 directions=directions, backward_expanded=sum(x.stats["expanded"] for x in searches if x.backward))
     if log:
         print(f"#astar ended ({reason}): expanded {stats['expanded']:,} kept {stats['kept']:,} "
-              f"best {search.best:.6f} bound {bound if bound is not None else float('nan'):.6f}", flush=True)
+              f"best {searches[0].best:.6f} bound {bound if bound is not None else float('nan'):.6f}", flush=True)
     return finish(graph, platform, cost_model, solver="astar",
                   solver_status="OPTIMAL" if reason == "exhausted" else reason.upper(),
-                  schedules=[found, warm], solver_bound_ms=bound, stats=stats, warm=warm,
-                  wall_time_s=time.monotonic() - started, interrupted=interrupted, time_limit_s=time_limit)
+                  schedules=[*(search.schedule(platform) for search in searches), warm], solver_bound_ms=bound,
+                  stats=stats, warm=warm, wall_time_s=time.monotonic() - started, interrupted=interrupted,
+                  time_limit_s=time_limit)
