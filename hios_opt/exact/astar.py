@@ -49,7 +49,7 @@ reach every GPU no later than before (``a + t(x) + D <= s + t(x)``, at most
 its old end). No start grows and ``x`` starts strictly earlier, so among the
 optimal schedules one with the least sum of start times is never cut this
 way (nor by dominance, which keeps a state whose completions start no
-later). On 30-op graphs with two GPUs and two streams about a third of the
+later). On 30-op graphs with two GPUs and two streams 37-39 % of the
 children are cut so.
 
 Both directions
@@ -60,14 +60,17 @@ stages in the opposite order) gives a schedule of the *reversed* problem
 makespan, and back. So the search also runs *backward*, on the reversed
 problem, from the sinks, and its schedules are turned round (the
 evaluator's left-justified times are at most the mirror's). The two
-directions are very unequal on a given graph: on 30-op 2 x 2 random graphs
-one proves optimality in 3 to 30 s where the other stops at a 1 to 4 % gap
-after 60 s, and which one wins varies from graph to graph, since the
-bound's weak side (the idle time at the end, a static ramp; the start is
-exact) is the other's strong side. By default both run in turns of
-:data:`SLICE_S` seconds with one best makespan (each cuts with the other's
-schedules too); the first to finish proves the optimum, and a search cut
-short reports the larger of the two bounds.
+directions are very unequal on a given graph, and which one wins varies:
+on ten 30-op random graphs with 2 GPUs x 2 streams, the forward search
+alone proves 6 in 60 s (1-14 s), the backward one alone 6 (10-52 s), and on
+6 of the 10 one direction proves the optimum where the other stops at a
+1-4 % gap. The bound's weak side (the idle time at the end, a static ramp;
+the start is exact) is the other direction's strong side. By default both
+run with one best makespan (each cuts with the other's schedules too), in
+turns of :data:`SLICE_S` seconds; the one whose bound is higher, the one
+that proved the optimum on each of those graphs, gets up to four turns in
+five. The first to finish proves the optimum, and a search cut short
+reports the larger of the two bounds. Together they prove 9 of the 10.
 
 Lower bound of a state (all terms valid for every completion)
 -------------------------------------------------------------
