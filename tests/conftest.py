@@ -23,3 +23,16 @@ def diamond():
     from hios_opt import generators
 
     return generators.diamond()
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler during the test, as in a terminal, even when
+    the test run started with SIGINT ignored (a background job inherits that),
+    so that tests of what follows a Ctrl-C do not depend on how pytest was started."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -11,7 +11,7 @@ import pytest
 
 from hios_opt.exact._interrupt import run_stoppable
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
+pytestmark = [pytest.mark.skipif(os.name != "posix", reason="needs SIGINT"), pytest.mark.usefixtures("python_sigint")]
 
 
 def _search(flag: threading.Event, limit: float = 20.0):

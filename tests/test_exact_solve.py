@@ -163,6 +163,7 @@ def test_time_limit_respected(solver, nodes):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
+@pytest.mark.usefixtures("python_sigint")
 @pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
 def test_ctrl_c_returns_the_best_schedule(solver):
     g = medium(1, 60)
