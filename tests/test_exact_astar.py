@@ -123,6 +123,30 @@ def test_gap_filling_cuts_children_and_keeps_the_optimum():
     assert r.stats["gap_filled"] > 0
 
 
+def test_turns_go_to_the_higher_bound_four_in_five():
+    from hios_opt.exact.astar import _next_turn
+
+    class Direction:
+        def __init__(self, bound):
+            self.bound = bound
+
+        def lower_bound(self):
+            return self.bound
+
+    low, high = Direction(1.0), Direction(2.0)
+    search, streak, turns = low, 1, []
+    for _ in range(10):
+        search, streak = _next_turn([low, high], search, streak)
+        turns.append("H" if search is high else "L")
+    assert "".join(turns) == "HHHHLHHHHL"
+    high.bound = 1.0  # equal bounds: the directions alternate
+    search, streak, turns = low, 1, []
+    for _ in range(4):
+        search, streak = _next_turn([low, high], search, streak)
+        turns.append("H" if search is high else "L")
+    assert "".join(turns) == "HLHL"
+
+
 def test_unknown_direction_is_refused():
     g = paper_graph(6, 0)
     with pytest.raises(OptionError, match="directions"):

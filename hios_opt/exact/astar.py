@@ -172,7 +172,7 @@ SUBSET_GPUS = 4
 SLICE_S = 0.5
 
 # The direction with the higher bound takes at most this many turns in a row.
-_LEAD_TURNS = 3
+_LEAD_TURNS = 4
 
 # Expansions between two greedy dives.
 _DIVE_EVERY = 2000
@@ -677,15 +677,15 @@ class _Search:
         return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm="astar")
 
 
-def _next_turn(searches: list[_Search], last: _Search, lagging: int) -> tuple[_Search, int]:
-    """The direction that searches next, and how many turns in a row the
-    other has gone without one: the one whose bound is higher (it has been
-    the one to prove the optimum on every measured graph; ties alternate),
-    but never more than :data:`_LEAD_TURNS` turns in a row."""
+def _next_turn(searches: list[_Search], last: _Search, streak: int) -> tuple[_Search, int]:
+    """The direction that searches next, and its number of turns in a row
+    (``streak``: those of ``last`` so far): the one whose bound is higher (it
+    has been the one to prove the optimum on every measured graph; ties
+    alternate), but no more than :data:`_LEAD_TURNS` turns in a row."""
     other = searches[1] if last is searches[0] else searches[0]
-    if lagging >= _LEAD_TURNS or other.lower_bound() >= last.lower_bound():
-        return other, 0
-    return last, lagging + 1
+    if streak >= _LEAD_TURNS or other.lower_bound() >= last.lower_bound():
+        return other, 1
+    return last, streak + 1
 
 
 class _Reversed:
@@ -794,14 +794,14 @@ def solve_astar(
     def drive() -> tuple[float, str]:
         for search in searches:
             search.begin()
-        search, lagging = searches[0], 0
+        search, streak = searches[0], 1
         while True:
             reason = search.advance(time.monotonic() + SLICE_S if len(searches) > 1 else math.inf)
             shared = min(other.best for other in searches)
             for other in searches:
                 other.best = shared
             if reason == "pause":
-                search, lagging = _next_turn(searches, search, lagging)
+                search, streak = _next_turn(searches, search, streak)
                 continue
             if reason == "exhausted":
                 return shared, reason
