@@ -155,8 +155,9 @@ def solve(
         by HiGHS), ``"milp:NAME"`` for another PuLP solver (``"milp:cbc"``
         for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...), or
         ``"astar"``: the best-first search of :mod:`hios_opt.exact.astar`
-        (one thread; far ahead of the models on 2 GPUs with 2 streams,
-        behind CP-SAT with one stream or on 4+ GPUs).
+        (one thread, searching forward and backward in time in turns; far
+        ahead of the models on 2 GPUs with 2 streams, behind CP-SAT with one
+        stream or on 4+ GPUs).
     time_limit : float or None
         Seconds for the whole call (warm start and model building included);
         ``None``: no limit. On expiry the best schedule so far is returned with
