@@ -100,6 +100,17 @@ one, since the warm start is usually optimal or near it and the time goes
 into the bound; its large-neighbourhood search keeps the other thread. With
 one thread or three and more, CP-SAT's own choice.
 
+Where this model is weak: on 2 GPUs x 2 streams from about 20 ops, the
+placement. Its LP relaxation can split every op half and half over the
+GPUs, which costs no delay, so the bound stays at busy time plus forced
+idle, and the search does not close the placements either.
+``benchmarks/bench_cpsat_probe.py`` cuts the horizon 0.01 % below the
+optimum that the A* search proves and asks CP-SAT to show that nothing fits:
+on four 20-op graphs it cannot in 30 s, with or without its stronger
+scheduling propagators; with every op's GPU fixed to the optimum's it
+does in 0.1-0.2 s, with the first half fixed in 0.5-5.6 s, with the first
+quarter fixed in 12-15 s on two of the four.
+
 Ctrl-C: CP-SAT is told not to catch SIGINT (its handler is not
 async-signal-safe and can deadlock the process); the search runs in a helper
 thread and Ctrl-C in the calling thread stops it (:func:`run_interruptible`):
@@ -116,7 +127,7 @@ from typing import Any
 
 from ..bounds import lower_bound
 from ..costs import StageModel
-from ..errors import SolverError
+from ..errors import GpuIndexError, OptionError, ProblemTooLargeError, SolverError
 from ..evaluate import edge_comm, evaluate
 from ..graph import OpGraph
 from ..platform import Platform
@@ -126,7 +137,7 @@ from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "run_interruptible", "auto_resolution", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+           "run_interruptible", "auto_resolution", "deadline_check", "DeadlineCheck", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
 
 #: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
 DEFAULT_RESOLUTION_MS = 1e-3
@@ -480,7 +491,8 @@ def _min_delay(data: _Data, e: int) -> int:
 class _Model:
     """The CP-SAT model and its variables, built top to bottom."""
 
-    def __init__(self, graph: OpGraph, cands: Candidates, data: _Data, horizon: int, lower: int = 0) -> None:
+    def __init__(self, graph: OpGraph, cands: Candidates, data: _Data, horizon: int, lower: int = 0,
+                 symmetry: bool = True) -> None:
         from ortools.sat.python import cp_model
 
         self.cp = cp_model
@@ -621,7 +633,7 @@ class _Model:
 
         # -- symmetry: GPU k used only after GPU k-1, in topological order
         self.seen: list[list[Any]] = []
-        if data.uniform and K > 1:
+        if symmetry and data.uniform and K > 1:
             topo = graph.topo
             m.add(self.y[topo[0]][0] == 1)
             running = [self.y[topo[0]][k] for k in range(K - 1)]
@@ -884,3 +896,127 @@ def _incumbent(model: _Model) -> Any:
                 self._stored_at = now
 
     return Incumbent()
+
+
+# ------------------------------------------------------- deadline check
+@dataclass
+class DeadlineCheck:
+    """Outcome of :func:`deadline_check`.
+
+    ``status``: ``"infeasible"`` (CP-SAT proved that no schedule, with the
+    given placement, has a makespan of at most the deadline), ``"feasible"``
+    (``schedule`` is one whose makespan on the time grid is within it; its
+    real makespan, ``makespan_ms``, exceeds the deadline by at most the
+    grid's rounding, less than ``2 * ops * tick_ms``) or ``"unknown"``
+    (time limit, or Ctrl-C: then ``interrupted``). ``static`` is true when
+    the load bound alone decided.
+    """
+
+    status: str
+    schedule: Schedule | None
+    makespan_ms: float | None
+    wall_time_s: float
+    tick_ms: float
+    static: bool = False
+    branches: int = 0
+    interrupted: bool = False
+
+
+def deadline_check(
+    graph: OpGraph,
+    platform: Platform,
+    deadline_ms: float,
+    *,
+    placement: dict[str, int] | None = None,
+    time_limit: float = 10.0,
+    workers: int | None = None,
+    cost_model: StageModel | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> DeadlineCheck:
+    """Is there a schedule of makespan at most ``deadline_ms``? CP-SAT's answer.
+
+    The model of this module with its horizon cut at the deadline (on the
+    time grid, rounded down like the durations, so ``"infeasible"`` holds for
+    the real-valued problem: see *Time grid* above) and no objective: a
+    decision problem. ``placement`` (op id -> GPU, for some or all ops) fixes
+    those ops' GPUs (the symmetry-breaking constraints are then left out: they
+    could contradict the labels).
+    ``parameters``: extra CP-SAT parameters by name. Cut just below an
+    optimum, ``"infeasible"`` is a CP-SAT proof of it; with the placement of a
+    known schedule it checks the search's optima (tests do) and shows what
+    the placement costs the search (``benchmarks/bench_cpsat_probe.py``).
+    """
+    from ortools.sat.python import cp_model
+
+    from . import MAX_INTERVALS
+    from .candidates import stage_candidates
+
+    started = time.monotonic()
+    if isinstance(deadline_ms, bool) or not isinstance(deadline_ms, (int, float)) or not deadline_ms > 0 \
+            or not math.isfinite(deadline_ms):
+        raise OptionError(f"deadline_ms must be a finite number of milliseconds > 0, got {deadline_ms!r}")
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
+        raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
+    placement = dict(placement or {})
+    for op, k in placement.items():
+        graph.index(op)  # UnknownOpError names an op that is not in the graph
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < platform.gpus:
+            raise GpuIndexError(f"placement of op {op!r}: GPU {k!r} is not in 0..{platform.gpus - 1}")
+    cands = stage_candidates(graph, platform.streams, cost_model)
+    data = _grid_data(graph, platform, cands, auto_resolution(graph, platform, cost_model))
+    if len(cands) * data.gpus > MAX_INTERVALS:
+        raise ProblemTooLargeError(
+            f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x {data.gpus} "
+            f"GPUs = {len(cands) * data.gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use streams=1, "
+            "fewer GPUs or a smaller graph")
+    unit = data.unit_ms
+    cut = to_ticks(deadline_ms, unit)
+    back: list[int] | None = None
+    if placement and data.uniform:
+        # Interchangeable GPUs: number the ones named 0, 1, ... (the model may have
+        # fewer GPUs than the platform, never fewer than the ops placed).
+        named = sorted(set(placement.values()))
+        label = {k: i for i, k in enumerate(named)}
+        placement = {op: label[k] for op, k in placement.items()}
+        # ... and the answer uses the caller's numbers: back, then the rest in order.
+        back = named + [k for k in range(platform.gpus) if k not in label]
+    lower = load_bound(graph, cands, data, min(2.0, 0.1 * time_limit), cut)
+    if lower > cut or max(data.head[v] + data.tail[v] for v in range(graph.n_ops)) > cut:
+        return DeadlineCheck("infeasible", None, None, time.monotonic() - started, unit, static=True)
+    # Fixed GPUs are labels the symmetry breaking could contradict: without it
+    # the model is the whole problem, and the placement picks among equals.
+    model = _Model(graph, cands, data, cut, lower, symmetry=not placement)
+    if placement and model.pooled:
+        raise OptionError("placement: without delays the model does not place ops (any dealing of the stages "
+                          "to GPUs is as good); leave it out")
+    for op, k in placement.items():
+        lit = model.y[graph.index(op)][k]
+        if lit is not True:
+            model.model.add(lit == 1)
+    model.model.clear_objective()
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit - (time.monotonic() - started))
+    threads = workers if workers is not None else (os.cpu_count() or 1)
+    solver.parameters.num_workers = threads
+    if threads == 2:
+        solver.parameters.subsolvers.extend(TWO_THREAD_PORTFOLIO)
+    for key, value in (parameters or {}).items():
+        try:
+            setattr(solver.parameters, key, value)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise OptionError(f"CP-SAT parameter {key}={value!r}: {exc}") from None
+    code, interrupted = run_interruptible(solver, model.model)
+    if code == cp_model.INFEASIBLE:
+        return DeadlineCheck("infeasible", None, None, time.monotonic() - started, unit,
+                             branches=solver.num_branches)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = model.chosen(solver.value, solver.boolean_value)
+        if back is not None:
+            chosen = [(back[k], c, start) for k, c, start in chosen]
+        found = stages_in_order(graph, platform, cands, data.dur, chosen, "cpsat")
+        span = evaluate(graph, platform, found, cost_model).makespan
+        return DeadlineCheck("feasible", found, span, time.monotonic() - started, unit, branches=solver.num_branches)
+    return DeadlineCheck("unknown", None, None, time.monotonic() - started, unit,
+                         branches=0 if code is None else solver.num_branches, interrupted=interrupted)
