@@ -106,10 +106,11 @@ GPUs, which costs no delay, so the bound stays at busy time plus forced
 idle, and the search does not close the placements either.
 ``benchmarks/bench_cpsat_probe.py`` cuts the horizon 0.01 % below the
 optimum that the A* search proves and asks CP-SAT to show that nothing fits:
-on four 20-op graphs it cannot in 30 s, with or without its stronger
-scheduling propagators; with every op's GPU fixed to the optimum's it
-does in 0.1-0.2 s, with the first half fixed in 0.5-5.6 s, with the first
-quarter fixed in 12-15 s on two of the four.
+on four 20-op graphs it cannot in 30 s (:func:`deadline_check`), with or
+without its stronger scheduling propagators; with every op's GPU fixed to
+the optimum's it does in about 0.1 s, with the first three quarters fixed
+(topological order) in 0.1-0.3 s, the first half in 2.7-9.1 s, the first
+quarter not in 30 s.
 
 Ctrl-C: CP-SAT is told not to catch SIGINT (its handler is not
 async-signal-safe and can deadlock the process); the search runs in a helper
