@@ -946,6 +946,15 @@ def deadline_check(
     optimum, ``"infeasible"`` is a CP-SAT proof of it; with the placement of a
     known schedule it checks the search's optima (tests do) and shows what
     the placement costs the search (``benchmarks/bench_cpsat_probe.py``).
+
+    >>> import hios_opt as ho
+    >>> g = ho.generators.fork_join(2, comm_ms=0.5)   # optimum 6.5 ms on 2 GPUs
+    >>> p = ho.Platform(gpus=2)
+    >>> deadline_check(g, p, 6.49, workers=1).status, deadline_check(g, p, 6.5, workers=1).makespan_ms
+    ('infeasible', 6.5)
+    >>> one_gpu = {op: 0 for op in g.ids}             # everything on GPU 0: sequential
+    >>> deadline_check(g, p, 6.5, placement=one_gpu, workers=1).status
+    'infeasible'
     """
     from ortools.sat.python import cp_model
 
