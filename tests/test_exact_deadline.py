@@ -8,7 +8,7 @@ import math
 import pytest
 
 from hios_opt import Platform, evaluate, generators
-from hios_opt.errors import GpuIndexError, OptionError, UnknownOpError
+from hios_opt.errors import GpuIndexError, OptionError, ProblemTooLargeError, UnknownOpError
 from hios_opt.exact import solve
 from hios_opt.exact.brute import brute_force
 from hios_opt.exact.cpsat import deadline_check
@@ -110,3 +110,11 @@ def test_placement_without_delays_is_refused():
     g = generators.random_layered(8, 12, 3, 0.0, 0)
     with pytest.raises(OptionError, match="placement"):
         deadline_check(g, Platform(gpus=2, streams=2), 100.0, placement={g.ids[0]: 0})
+
+
+def test_model_too_large_is_refused(monkeypatch):
+    import hios_opt.exact
+
+    monkeypatch.setattr(hios_opt.exact, "MAX_INTERVALS", 10)
+    with pytest.raises(ProblemTooLargeError, match="optional intervals"):
+        deadline_check(generators.named("inception-block"), Platform(gpus=2, streams=2), 5.0)

@@ -114,6 +114,22 @@ def warm_start_schedule(
     return best
 
 
+def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel | None) -> Candidates:
+    """The stage candidates of a CP-SAT model; :class:`ProblemTooLargeError`
+    when the model would pass :data:`MAX_INTERVALS`."""
+    from .cpsat import uniform_links
+
+    cands = stage_candidates(graph, platform.streams, cost_model)
+    gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+    if len(cands) * gpus > MAX_INTERVALS:
+        raise ProblemTooLargeError(
+            f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x "
+            f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
+            "streams=1, fewer GPUs or a smaller graph"
+        )
+    return cands
+
+
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
     if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
         raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', 'astar', or 'milp:NAME' "
@@ -223,16 +239,9 @@ def solve(
     with ctrl_c_scope():
         try:
             if solver == "cpsat":
-                from .cpsat import auto_resolution, solve_cpsat, uniform_links
+                from .cpsat import auto_resolution, solve_cpsat
 
-                cands = stage_candidates(graph, platform.streams, cost_model)
-                gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
-                if len(cands) * gpus > MAX_INTERVALS:
-                    raise ProblemTooLargeError(
-                        f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x "
-                        f"{gpus} GPUs = {len(cands) * gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use "
-                        "streams=1, fewer GPUs or a smaller graph"
-                    )
+                cands = cpsat_candidates(graph, platform, cost_model)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, workers=workers, seed=seed, log=log,

@@ -128,7 +128,7 @@ from typing import Any
 
 from ..bounds import lower_bound
 from ..costs import StageModel
-from ..errors import GpuIndexError, OptionError, ProblemTooLargeError, SolverError
+from ..errors import GpuIndexError, OptionError, SolverError
 from ..evaluate import edge_comm, evaluate
 from ..graph import OpGraph
 from ..platform import Platform
@@ -929,7 +929,7 @@ def deadline_check(
     deadline_ms: float,
     *,
     placement: dict[str, int] | None = None,
-    time_limit: float = 10.0,
+    time_limit: float | None = 10.0,
     workers: int | None = None,
     cost_model: StageModel | None = None,
     parameters: dict[str, Any] | None = None,
@@ -942,7 +942,9 @@ def deadline_check(
     decision problem. ``placement`` (op id -> GPU, for some or all ops) fixes
     those ops' GPUs (the symmetry-breaking constraints are then left out: they
     could contradict the labels).
-    ``parameters``: extra CP-SAT parameters by name. Cut just below an
+    ``time_limit`` (seconds, None: none) and ``workers`` as for
+    :func:`hios_opt.exact.solve`; ``parameters``: extra CP-SAT parameters by
+    name. Cut just below an
     optimum, ``"infeasible"`` is a CP-SAT proof of it; with the placement of a
     known schedule it checks the search's optima (tests do) and shows what
     the placement costs the search (``benchmarks/bench_cpsat_probe.py``).
@@ -958,29 +960,21 @@ def deadline_check(
     """
     from ortools.sat.python import cp_model
 
-    from . import MAX_INTERVALS
-    from .candidates import stage_candidates
+    from . import _check_options, cpsat_candidates
 
     started = time.monotonic()
     if isinstance(deadline_ms, bool) or not isinstance(deadline_ms, (int, float)) or not deadline_ms > 0 \
             or not math.isfinite(deadline_ms):
         raise OptionError(f"deadline_ms must be a finite number of milliseconds > 0, got {deadline_ms!r}")
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
-        raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
+    _check_options("cpsat", time_limit, workers, 0, None)
+    limit = time_limit if time_limit is not None else math.inf
     placement = dict(placement or {})
     for op, k in placement.items():
         graph.index(op)  # UnknownOpError names an op that is not in the graph
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < platform.gpus:
             raise GpuIndexError(f"placement of op {op!r}: GPU {k!r} is not in 0..{platform.gpus - 1}")
-    cands = stage_candidates(graph, platform.streams, cost_model)
+    cands = cpsat_candidates(graph, platform, cost_model)
     data = _grid_data(graph, platform, cands, auto_resolution(graph, platform, cost_model))
-    if len(cands) * data.gpus > MAX_INTERVALS:
-        raise ProblemTooLargeError(
-            f"the CP-SAT model of graph {graph.name!r} would have {len(cands):,} stage candidates x {data.gpus} "
-            f"GPUs = {len(cands) * data.gpus:,} optional intervals (limit {MAX_INTERVALS:,}); use streams=1, "
-            "fewer GPUs or a smaller graph")
     unit = data.unit_ms
     cut = to_ticks(deadline_ms, unit)
     back: list[int] | None = None
@@ -992,7 +986,7 @@ def deadline_check(
         placement = {op: label[k] for op, k in placement.items()}
         # ... and the answer uses the caller's numbers: back, then the rest in order.
         back = named + [k for k in range(platform.gpus) if k not in label]
-    lower = load_bound(graph, cands, data, min(2.0, 0.1 * time_limit), cut)
+    lower = load_bound(graph, cands, data, min(2.0, 0.1 * limit), cut)
     if lower > cut or max(data.head[v] + data.tail[v] for v in range(graph.n_ops)) > cut:
         return DeadlineCheck("infeasible", None, None, time.monotonic() - started, unit, static=True)
     # Fixed GPUs are labels the symmetry breaking could contradict: without it
@@ -1007,7 +1001,8 @@ def deadline_check(
             model.model.add(lit == 1)
     model.model.clear_objective()
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit - (time.monotonic() - started))
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, limit - (time.monotonic() - started))
     threads = workers if workers is not None else (os.cpu_count() or 1)
     solver.parameters.num_workers = threads
     if threads == 2:
