@@ -89,6 +89,8 @@ def test_bound_is_valid_on_any_grid(seed, resolution):
     assert r.lower_bound_ms <= opt + 1e-9
     assert r.makespan_ms >= opt - 1e-9
     assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+    # the model's bound before the search: valid too, and never above the final one
+    assert r.stats["static_bound_ms"] <= min(opt + 1e-9, r.lower_bound_ms + 1e-9)
 
 
 def microseconds(graph: ho.OpGraph, scale: float = 1e-3) -> ho.OpGraph:

@@ -862,6 +862,7 @@ def solve_cpsat(
         "candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": data.gpus,
         "intervals": len(cands) * data.gpus, "resolution_ms": resolution_ms, "tick_ms": unit, "horizon_ticks": horizon,
         "solutions": keeper.count, "grid_optimal": code == cp_model.OPTIMAL,
+        "static_bound_ms": lower * unit,  # the model's bound before the search (Cmax's lower end)
     }
     if code is not None:
         stats.update(branches=solver.num_branches, conflicts=solver.num_conflicts,
