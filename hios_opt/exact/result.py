@@ -55,7 +55,8 @@ class SolveResult:
     solver_status : str
         The solver's own status word.
     stats : dict
-        Solver statistics (CP-SAT: branches, conflicts, booleans ...; MILP:
+        Solver statistics (CP-SAT: branches, conflicts, booleans ...,
+        ``static_bound_ms``, the model's bound before the search; MILP:
         nodes, variables, constraints), plus model sizes.
     warm_start : str or None
         Algorithm of the warm-start schedule, when one was used.
