@@ -109,8 +109,10 @@ optimum that the A* search proves and asks CP-SAT to show that nothing fits:
 on four 20-op graphs it cannot in 30 s (:func:`deadline_check`), with or
 without its stronger scheduling propagators; with every op's GPU fixed to
 the optimum's it does in about 0.1 s, with the first three quarters fixed
-(topological order) in 0.1-0.3 s, the first half in 2.7-9.1 s, the first
-quarter not in 30 s.
+(topological order) in 0.1-0.3 s, the first half in 2.7-8.9 s, the first
+quarter not in 30 s. Its bound ends the minute at the static bound
+(``stats["static_bound_ms"]``), 0.3-1.3 % below the optimum there; with one
+stream the static bound is the optimum on three of the four graphs.
 
 Ctrl-C: CP-SAT is told not to catch SIGINT (its handler is not
 async-signal-safe and can deadlock the process); the search runs in a helper
