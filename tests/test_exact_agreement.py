@@ -1,4 +1,4 @@
-"""CP-SAT == MILP == A* == brute force on tiny instances, and hand-solved optima."""
+"""CP-SAT == MILP == A* == portfolio == brute force on tiny instances, and hand-solved optima."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def test_exact_solvers_and_brute_force_agree(seed, gpus, streams, ccr):
     check(g, p, expected, "milp", warm_start=None)      # HiGHS
     check(g, p, expected, "milp:cbc", warm_start=None)
     check(g, p, expected, "astar", warm_start=None)
+    check(g, p, expected, "portfolio", warm_start=None)
 
 
-SOLVERS = ["cpsat", "milp", "milp:cbc", "astar"]
+SOLVERS = ["cpsat", "milp", "milp:cbc", "astar", "portfolio"]
 NAMED = ["diamond", "fork-join", "inception-block", "wide-layer", "chain"]
 
 
@@ -63,6 +64,7 @@ def test_named_graphs(name, gpus, streams):
     check(g, p, expected, "milp")
     check(g, p, expected, "milp:cbc")
     check(g, p, expected, "astar")
+    check(g, p, expected, "portfolio")
 
 
 # streams=1: the classical P | prec, c_ij | Cmax, solved by hand.

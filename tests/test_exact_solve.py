@@ -151,7 +151,7 @@ def test_to_ticks():
     assert to_ticks(0.0, 0.001) == 0
 
 
-@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30), ("milp:cbc", 30)])
+@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30), ("milp:cbc", 30), ("portfolio", 60)])
 def test_time_limit_respected(solver, nodes):
     g = medium(3, nodes)
     solve(generators.diamond(), Platform(gpus=2), solver, time_limit=5)  # imports off the clock
@@ -171,7 +171,7 @@ def test_time_limit_respected(solver, nodes):
 # recorded the Ctrl-C before raising, so the solve still stops (which this test
 # checks), and only pytest's "exception ignored" warning would remain.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc"])
+@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc", "portfolio"])
 def test_ctrl_c_returns_the_best_schedule(solver):
     g = medium(1, 60)
     p = Platform(gpus=2, streams=2)
@@ -202,7 +202,7 @@ for delay in [float(x) for x in sys.argv[4:]]:
     timer = threading.Timer(delay, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     t0 = time.monotonic()
-    r = solve(g, p, solver, time_limit=limit, workers=2 if solver == "cpsat" else 1)
+    r = solve(g, p, solver, time_limit=limit, workers=2 if solver in ("cpsat", "portfolio") else 1)
     timer.cancel()
     assert r.schedule is not None and r.makespan_ms == evaluate(g, p, r.schedule).makespan
     print(delay, r.status, r.interrupted, round(time.monotonic() - t0, 2), flush=True)
@@ -212,10 +212,12 @@ for delay in [float(x) for x in sys.argv[4:]]:
 # SIGINT handler could deadlock in presolve, so it is not used (see
 # run_interruptible). HiGHS: 5 moments after the warm start (a Ctrl-C before
 # it has no schedule to return), through the model build and the search.
-# A*: 4 moments after the warm start, in its first dive and in the search.
+# A*: 4 moments after the warm start, in its first dive and in the search;
+# the portfolio: the same, with CP-SAT building, presolving and searching.
 _CTRL_C_CASES = [("cpsat", 60, 20, [f"{0.05 + 0.11 * i:.2f}" for i in range(12)]),
                  ("milp", 30, 30, ["0.1", "0.3", "0.6", "1.0", "1.5"]),
-                 ("astar", 40, 20, ["0.3", "0.8", "1.5", "3.0"])]
+                 ("astar", 40, 20, ["0.3", "0.8", "1.5", "3.0"]),
+                 ("portfolio", 40, 20, ["0.3", "0.8", "1.5", "3.0"])]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")

@@ -33,15 +33,16 @@ def _seed(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "solve", help="exact schedule (CP-SAT or MILP): optimum, or best schedule with proven bound and gap",
-        description="Solve the scheduling problem exactly with CP-SAT (default) or a MILP, within a time "
-                    "limit. Prints the status (optimal / feasible / unknown), the makespan, the proven lower "
+        description="Solve the scheduling problem exactly with CP-SAT (default), a MILP, the A* search or "
+                    "CP-SAT and A* together (--solver portfolio), within a time limit. Prints the status (optimal / feasible / unknown), the makespan, the proven lower "
                     "bound and the gap. Ctrl-C stops the search and keeps the best schedule so far.",
     )
     add_graph_argument(p)
     add_platform_arguments(p)
     p.add_argument("--solver", default="cpsat", metavar="NAME",
                    help="cpsat (default), milp (PuLP + HiGHS), milp:cbc (PuLP's bundled CBC), milp:NAME "
-                        "for another PuLP solver, or astar (best-first search with dominance; one thread)")
+                        "for another PuLP solver, astar (best-first search with dominance; one thread), or "
+                        "portfolio (CP-SAT and astar at once, sharing the best schedule; the first proof wins)")
     p.add_argument("--time-limit", "-t", type=finite_float, default=60.0, metavar="SEC",
                    help="time limit in seconds (default 60)")
     p.add_argument("--workers", type=positive_int, default=None, metavar="N",
@@ -94,6 +95,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     print(f"gap          {gap}")
     print(f"solver       {result.solver} ({result.solver_status}), {result.wall_time_s:.2f} s, "
           f"{platform.gpus} GPU(s) x {platform.streams} stream(s)")
+    if result.solver == "portfolio":
+        parts = [f"{name} {result.stats[name]['status']}" + (f" ({result.stats[name]['solver_status']})"
+                                                            if "solver_status" in result.stats[name] else "")
+                 for name in ("astar", "cpsat")]
+        print(f"proved by    {result.stats['proved_by'] or '-'}; {', '.join(parts)}")
     if result.warm_start is not None:
         print(f"warm start   {result.warm_start}: {result.warm_start_makespan_ms:.6g} ms")
     if args.output and result.schedule is not None:

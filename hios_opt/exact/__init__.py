@@ -32,7 +32,7 @@ __all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_cand
            "Candidates", "MAX_INTERVALS"]
 
 #: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
-SOLVERS = ("cpsat", "milp", "astar")
+SOLVERS = ("cpsat", "milp", "astar", "portfolio")
 
 #: Largest number of (candidate, GPU) pairs a CP-SAT model may have.
 MAX_INTERVALS = 400_000
@@ -132,8 +132,8 @@ def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel 
 
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
     if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
-        raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', 'astar', or 'milp:NAME' "
-                             "with a PuLP solver name such as 'milp:PULP_CBC_CMD'")
+        raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', 'astar', 'portfolio', or "
+                             "'milp:NAME' with a PuLP solver name such as 'milp:PULP_CBC_CMD'")
     if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
                                    or math.isnan(time_limit) or time_limit <= 0):
         raise OptionError(f"time_limit must be a number of seconds > 0 (or None for no limit), got {time_limit!r}")
@@ -169,18 +169,21 @@ def solve(
         ``"cpsat"`` (OR-Tools CP-SAT, :mod:`hios_opt.exact.cpsat`), ``"milp"``
         (the MILP of :mod:`hios_opt.exact.milp`, built with PuLP and solved
         by HiGHS), ``"milp:NAME"`` for another PuLP solver (``"milp:cbc"``
-        for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...), or
+        for PuLP's bundled CBC, ``"milp:GLPK_CMD"``, ``"milp:glpk"`` ...),
         ``"astar"``: the best-first search of :mod:`hios_opt.exact.astar`
         (one thread, searching forward and backward in time in turns; far
         ahead of the models on 2 GPUs with 2 streams, behind CP-SAT with one
-        stream or on 4+ GPUs).
+        stream or on 4+ GPUs), or ``"portfolio"``: CP-SAT and the A* search
+        at once, sharing the best schedule; the first proof ends both
+        (:mod:`hios_opt.exact.portfolio`).
     time_limit : float or None
         Seconds for the whole call (warm start and model building included);
         ``None``: no limit. On expiry the best schedule so far is returned with
         status ``"feasible"`` (or ``"unknown"`` when there is none).
     workers : int, optional
         Search threads (CP-SAT) or threads (MILP solver); default: all cores
-        (HiGHS: its own choice). The A* search is single-threaded. With two, CP-SAT's tree search is an
+        (HiGHS: its own choice). The A* search is single-threaded; the
+        portfolio gives it one thread and CP-SAT the others (at least one). With two, CP-SAT's tree search is an
         LP-heavy one, which proves optimality far sooner here than its
         default (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
         large-neighbourhood search keeps the other thread.
@@ -254,6 +257,22 @@ def solve(
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_astar(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, cost_model=cost_model, log=log)
+            if solver == "portfolio":
+                from .cpsat import auto_resolution
+                from .portfolio import solve_portfolio
+
+                cands = stage_candidates(graph, platform.streams, cost_model)
+                refused = None
+                try:
+                    cp_cands: Candidates | None = cpsat_candidates(graph, platform, cost_model)
+                except ProblemTooLargeError as exc:
+                    cp_cands, refused = None, f"CP-SAT model too large: {exc}"
+                warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
+                return solve_portfolio(graph, platform, cands, cp_cands, warm=warm, deadline=deadline,
+                                       started=started, time_limit=time_limit, workers=workers, seed=seed, log=log,
+                                       resolution_ms=float(resolution_ms) if resolution_ms is not None
+                                       else auto_resolution(graph, platform, cost_model), cost_model=cost_model,
+                                       refused=refused)
             from .milp import check_size, default_backend, pulp_solver, solve_milp
 
             backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())

@@ -214,6 +214,7 @@ class _Search:
         self.log = log
         self._next_log = time.monotonic() + 0.5
         self.stop_requested = False
+        self.exchange: Any = None  # a portfolio's shared best makespan (solve_astar sets it)
         self.last_exact = True  # whether the last bound() was complete (see its quick argument)
         self.cand_ops = cands.ops
         self.cand_lat = cands.latency_ms
@@ -558,9 +559,16 @@ class _Search:
 
     def halted(self) -> str:
         """Why the search must stop now ("stopped", "time", "pause": its
-        time slice is over), or ""."""
+        time slice is over), or "". Also takes a shorter makespan found by
+        another solver of a portfolio (:class:`~hios_opt.exact.portfolio.Exchange`)."""
         if self.stop_requested:
             return "stopped"
+        exchange = self.exchange
+        if exchange is not None:
+            if exchange.stopping:
+                return "stopped"
+            if exchange.best_ms < self.best:
+                self.best = exchange.best_ms
         now = time.monotonic()
         if now > self.deadline:
             return "time"
@@ -770,6 +778,7 @@ def solve_astar(
     max_states: int = MAX_STATES,
     log: bool = False,
     directions: str = "both",
+    exchange: Any = None,
 ) -> SolveResult:
     """Run the search of the module docstring and assemble the result.
 
@@ -778,7 +787,10 @@ def solve_astar(
     memory runs out. ``log``: print the progress every 2 s and a last line.
     ``directions``: ``"both"`` (the forward and the backward search in turns
     of :data:`SLICE_S`, sharing the best makespan), ``"forward"`` or
-    ``"backward"``.
+    ``"backward"``. ``exchange``: the :class:`~hios_opt.exact.portfolio.Exchange`
+    of a portfolio solve; the search cuts with the shortest makespan any of
+    its solvers found (the schedule is the exchange's: the caller adds it to
+    the candidates of the result), and stops when ``exchange.stopping`` is set.
     """
     if directions not in ("both", "forward", "backward"):
         raise OptionError(f"directions must be 'both', 'forward' or 'backward', got {directions!r}")
@@ -786,6 +798,8 @@ def solve_astar(
     ways = [False, True] if directions == "both" else [directions == "backward"]
     searches = [_Search(graph, platform, cands, best, deadline, max_states // len(ways), log, backward=way)
                 for way in ways]
+    for search in searches:
+        search.exchange = exchange
 
     def stop() -> None:
         for search in searches:

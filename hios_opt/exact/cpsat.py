@@ -765,11 +765,15 @@ def solve_cpsat(
     log: bool = False,
     resolution_ms: float = 0.001,
     cost_model: StageModel | None = None,
+    exchange: Any = None,
 ) -> SolveResult:
     """Build and solve the CP-SAT model; see the module docstring.
 
     Use :func:`hios_opt.exact.solve`, which validates the options, builds the
-    candidates and the warm start, and calls this.
+    candidates and the warm start, and calls this. ``exchange``: the
+    :class:`~hios_opt.exact.portfolio.Exchange` of a portfolio solve; the
+    solutions found are offered to it (with the evaluator's makespan), and
+    its ``stop()`` ends the search.
     """
     try:
         from ortools.sat.python import cp_model
@@ -813,8 +817,16 @@ def solve_cpsat(
     if warm_stages is not None and warm_start is not None:
         model.hint(warm_stages, warm_start)
 
-    keeper = _incumbent(model)
+    publish = None
+    if exchange is not None:
+        def publish(chosen: list[tuple[int, int, int]]) -> None:
+            found = stages_in_order(graph, platform, cands, data.dur, chosen, "cpsat")
+            exchange.offer(found, evaluate(graph, platform, found, cost_model).makespan)
+
+    keeper = _incumbent(model, publish)
     solver = cp_model.CpSolver()
+    if exchange is not None:
+        exchange.add_stopper(solver.stop_search)
     params = solver.parameters
     remaining = deadline - time.monotonic()
     reserve = min(0.25 * remaining, FINISH_SECONDS_PER_OP * (graph.n_ops + graph.n_edges)
@@ -863,7 +875,7 @@ def solve_cpsat(
     stats: dict[str, Any] = {
         "candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": data.gpus,
         "intervals": len(cands) * data.gpus, "resolution_ms": resolution_ms, "tick_ms": unit, "horizon_ticks": horizon,
-        "solutions": keeper.count, "grid_optimal": code == cp_model.OPTIMAL,
+        "solutions": keeper.count, "grid_optimal": code == cp_model.OPTIMAL, "grid_slack_ms": slack,
         "static_bound_ms": lower * unit,  # the model's bound before the search (Cmax's lower end)
     }
     if code is not None:
@@ -879,10 +891,11 @@ def solve_cpsat(
     )
 
 
-def _incumbent(model: _Model) -> Any:
+def _incumbent(model: _Model, publish: Any = None) -> Any:
     """A solution callback that keeps the latest solution (at most every
-    0.2 s) and counts them. It runs in CP-SAT's threads, where Ctrl-C never
-    arrives: :func:`run_interruptible` handles that in the caller's thread."""
+    0.2 s), hands it to ``publish`` (when given) and counts them. It runs in
+    CP-SAT's threads, where Ctrl-C never arrives: :func:`run_interruptible`
+    handles that in the caller's thread."""
     from ortools.sat.python import cp_model
 
     class Incumbent(cp_model.CpSolverSolutionCallback):
@@ -898,6 +911,8 @@ def _incumbent(model: _Model) -> Any:
             if now - self._stored_at >= 0.2:
                 self.best = model.chosen(self.value, self.boolean_value)
                 self._stored_at = now
+                if publish is not None:
+                    publish(self.best)
 
     return Incumbent()
 

@@ -1,0 +1,176 @@
+"""solver="portfolio": CP-SAT and the A* search at once, sharing the best schedule.
+
+The agreement with brute force on tiny instances is in test_exact_agreement.py,
+the time limit and Ctrl-C in test_exact_solve.py; here: the exchange, how
+the two searches use it, and how the result is assembled.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+import hios_opt.exact as exact
+from hios_opt import Platform, evaluate, generators
+from hios_opt.cli import main
+from hios_opt.errors import SolverError
+from hios_opt.exact import solve, stage_candidates
+from hios_opt.exact.astar import solve_astar
+from hios_opt.exact.cpsat import auto_resolution, solve_cpsat
+from hios_opt.exact.portfolio import Exchange
+
+
+def paper_graph(ops: int, seed: int):
+    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+
+
+def test_exchange_keeps_the_shortest_and_calls_every_stopper():
+    x = Exchange()
+    g = generators.diamond()
+    p = Platform(gpus=2)
+    seq = exact.warm_start_schedule(g, p, "sequential")
+    assert x.offer(seq, 6.0) and not x.offer(None, 6.0) and not x.offer(None, 7.5)
+    assert (x.best, x.best_ms) == (seq, 6.0)
+    calls = []
+    x.add_stopper(lambda: calls.append("a"))
+    x.add_stopper(lambda: calls.append("b"))
+    assert not x.stopping
+    x.stop()
+    x.stop()
+    assert x.stopping and calls == ["a", "b", "a", "b"]
+
+
+def test_astar_proves_an_optimum_it_was_handed():
+    # The exchange holds the optimum found earlier: the search, with no warm
+    # start, cuts with it from its first step and proves nothing is shorter.
+    g, p = paper_graph(16, 0), Platform(gpus=2, streams=2)
+    known = solve(g, p, "astar", time_limit=60)
+    assert known.status == "optimal"
+    x = Exchange()
+    x.offer(known.schedule, known.makespan_ms)
+    cands = stage_candidates(g, p.streams)
+    r = solve_astar(g, p, cands, warm=None, deadline=time.monotonic() + 60, started=time.monotonic(),
+                    time_limit=60, exchange=x)
+    assert r.solver_status == "OPTIMAL"
+    assert known.makespan_ms * (1 - 1e-8) <= r.lower_bound_ms <= known.makespan_ms * (1 + 1e-9)
+    # Nothing strictly shorter was found (that would contradict the first proof).
+    assert r.makespan_ms is None or r.makespan_ms >= known.makespan_ms - 1e-9
+
+
+def test_a_stop_order_ends_the_astar_search_at_once():
+    g, p = paper_graph(40, 1), Platform(gpus=2, streams=2)
+    x = Exchange()
+    x.stopping = True
+    t0 = time.monotonic()
+    r = solve_astar(g, p, stage_candidates(g, p.streams), warm=None, deadline=t0 + 60, started=t0,
+                    time_limit=60, exchange=x)
+    assert r.solver_status == "STOPPED" and time.monotonic() - t0 < 10
+
+
+def _cpsat(g, p, x, limit):
+    t0 = time.monotonic()
+    return solve_cpsat(g, p, exact.cpsat_candidates(g, p, None), warm=None, deadline=t0 + limit, started=t0,
+                       time_limit=limit, workers=1, resolution_ms=auto_resolution(g, p), exchange=x)
+
+
+def test_cpsat_offers_its_solutions_with_the_evaluators_makespan():
+    g, p = paper_graph(30, 3), Platform(gpus=2, streams=2)
+    x = Exchange()
+    r = _cpsat(g, p, x, 3.0)
+    assert r.status == "feasible" and r.stats["solutions"] >= 1
+    assert x.best is not None
+    assert evaluate(g, p, x.best).makespan == x.best_ms
+    assert x.best_ms >= r.makespan_ms - 1e-9  # the final solution is at least as good as any offered
+
+
+def test_an_exchange_stop_ends_cpsat_with_its_best_solution():
+    g, p = paper_graph(40, 1), Platform(gpus=2, streams=2)
+    x = Exchange()
+    out = {}
+    worker = threading.Thread(target=lambda: out.setdefault("r", _cpsat(g, p, x, 60.0)))
+    t0 = time.monotonic()
+    worker.start()
+    time.sleep(1.5)
+    while worker.is_alive():  # repeated: a stop before the search has started is lost
+        x.stop()
+        worker.join(0.1)
+    assert time.monotonic() - t0 < 15
+    r = out["r"]
+    assert r.status == "feasible" and r.makespan_ms == evaluate(g, p, r.schedule).makespan
+
+
+def _check_combined(g, p, r):
+    astar, cpsat = r.stats["astar"], r.stats["cpsat"]
+    assert r.solver == "portfolio" and r.makespan_ms == evaluate(g, p, r.schedule).makespan
+    for part in (astar, cpsat):
+        if part.get("makespan_ms") is not None:
+            assert part["makespan_ms"] >= r.makespan_ms - 1e-9  # the shortest schedule is kept
+    # The larger of the two proven bounds (never above the schedule kept).
+    assert r.lower_bound_ms == pytest.approx(min(r.makespan_ms, max(astar["lower_bound_ms"],
+                                                                     cpsat["lower_bound_ms"])), rel=1e-12)
+
+
+def test_two_streams_the_astar_search_proves_and_cpsat_is_stopped():
+    # 20 ops, 2 GPUs x 2 streams, seed 0: the A* search proves it in seconds,
+    # CP-SAT alone does not in a minute (README's reach table).
+    g, p = paper_graph(20, 0), Platform(gpus=2, streams=2)
+    r = solve(g, p, "portfolio", time_limit=60, workers=2)
+    assert r.status == "optimal" and r.stats["proved_by"] in ("astar", "both")
+    assert r.stats["astar"]["solver_status"] == "OPTIMAL"
+    assert r.wall_time_s < 55  # CP-SAT did not run on to the limit
+    _check_combined(g, p, r)
+    assert r.stats["cpsat_workers"] == 1
+
+
+def test_one_stream_gets_the_same_optimum_as_cpsat_alone():
+    g, p = paper_graph(20, 2), Platform(gpus=2, streams=1)
+    alone = solve(g, p, "cpsat", time_limit=60, workers=2)
+    r = solve(g, p, "portfolio", time_limit=60, workers=2)
+    assert alone.status == r.status == "optimal" and r.stats["proved_by"] is not None
+    assert r.makespan_ms == pytest.approx(alone.makespan_ms, abs=alone.tolerance_ms + r.tolerance_ms)
+    _check_combined(g, p, r)
+
+
+def test_at_the_time_limit_the_bound_is_the_larger_of_the_two():
+    g, p = paper_graph(50, 0), Platform(gpus=2, streams=2)
+    r = solve(g, p, "portfolio", time_limit=4, workers=2)
+    assert r.status == "feasible" and r.stats["proved_by"] is None
+    _check_combined(g, p, r)
+
+
+def test_without_the_cpsat_model_the_astar_search_runs_alone(monkeypatch):
+    monkeypatch.setattr(exact, "MAX_INTERVALS", 10)
+    g, p = generators.inception_block(), Platform(gpus=2, streams=2)
+    r = solve(g, p, "portfolio", time_limit=20, workers=2)
+    assert r.status == "optimal" and r.makespan_ms == 4.45 and r.stats["proved_by"] == "astar"
+    assert r.stats["cpsat"]["status"] == "not run" and "too large" in r.stats["cpsat"]["reason"]
+    assert r.stats["cpsat_workers"] == 0
+
+
+def test_a_cpsat_failure_is_raised_not_hidden(monkeypatch):
+    import hios_opt.exact.cpsat as cpsat
+
+    def broken(*args, **kwargs):
+        time.sleep(0.5)
+        raise SolverError("CP-SAT broke")
+
+    monkeypatch.setattr(cpsat, "solve_cpsat", broken)
+    t0 = time.monotonic()
+    with pytest.raises(SolverError, match="CP-SAT broke"):
+        solve(paper_graph(40, 1), Platform(gpus=2, streams=2), "portfolio", time_limit=60, workers=2)
+    assert time.monotonic() - t0 < 15  # the A* search was stopped, not run to its limit
+
+
+def test_cli_solve_with_the_portfolio(capsys):
+    code = main(["solve", "named:inception-block", "--gpus", "2", "--streams", "2", "--solver", "portfolio",
+                 "-t", "20"])
+    text = capsys.readouterr().out
+    assert code == 0 and "status       optimal" in text and "makespan     4.45 ms" in text
+    assert "solver       portfolio (OPTIMAL)" in text and "proved by    " in text
+    code = main(["solve", "named:inception-block", "--gpus", "2", "--streams", "2", "--solver", "portfolio",
+                 "-t", "20", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["solver"] == "portfolio" and data["stats"]["proved_by"] in ("astar", "cpsat", "both")
