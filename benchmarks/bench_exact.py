@@ -17,7 +17,11 @@ Two parts, each printed and written to ``benchmarks/results/``:
 
 The MILP runs on HiGHS (``milp``, the default) and, for comparison, on
 PuLP's bundled CBC (``milp:cbc``); ``astar`` is the best-first search of
-:mod:`hios_opt.exact.astar` (one thread). ``exact_summary*.md`` aggregates both
+:mod:`hios_opt.exact.astar` (one thread); ``portfolio`` runs CP-SAT (one
+thread of the two) and the A* search at once, sharing the best schedule
+(:mod:`hios_opt.exact.portfolio`); its ``proved_by`` column says which
+search proved the optimum (empty: neither alone, the larger bound met the
+shorter schedule; "together" in the summary). ``exact_summary*.md`` aggregates both
 parts. The full run takes hours on a shared 2-core machine, so it samples:
 every instance is listed in the CSV with the exact limits used, and the
 summary says what was run. ``--quick`` (< 2 min)
@@ -57,7 +61,8 @@ BUNDLED_DATA = HERE.parent / "tests" / "data" / "exact"
 PUBLIC_FIELDS = ["dataset", "name", "processors", "n_ops", "solver", "time_limit_s", "optimum", "table_status",
                  "makespan", "lower_bound", "status", "reached", "proven", "wall_s", "det_time"]
 REACH_FIELDS = ["graph", "solver", "ops", "gpus", "streams", "seed", "time_limit_s", "status", "makespan",
-                "lower_bound", "gap", "wall_s", "det_time", "warm_start", "warm_start_makespan", "candidates"]
+                "lower_bound", "gap", "wall_s", "det_time", "warm_start", "warm_start_makespan", "candidates",
+                "proved_by"]
 
 
 def every_kth(items: list, count: int) -> list:
@@ -152,15 +157,17 @@ def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, f
         mi = [(10, 2, 1), (10, 2, 2)]
         return ([("cpsat", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
                 + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)]
-                + [("astar", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)])
+                + [("astar", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
+                + [("portfolio", n, k, s, seed, 10.0) for n, k, s in cp[1:] for seed in range(2)])
     cp = [(10, 2, 2), (12, 2, 2), (16, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
           (100, 4, 4)]
     mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
     models = [(solver, m, 2, 2, 0, 60.0) for solver in ("cpsat", "milp", "milp:cbc") for m in MODELS]
     models += [("cpsat", m, 4, 2, 0, 60.0) for m in MODELS]
-    models += [("astar", m, k, 2, 0, 60.0) for k in (2, 4) for m in MODELS]
-    # A*: the CP-SAT rows, and twice the seeds on the hard 2 x 2 rows of 20 and 30 ops.
-    astar = [("astar", n, k, s, seed, 60.0) for n, k, s in cp
+    models += [(solver, m, k, 2, 0, 60.0) for solver in ("astar", "portfolio") for k in (2, 4) for m in MODELS]
+    # A* and the portfolio: the CP-SAT rows, and twice the seeds on the hard
+    # 2 x 2 rows of 20 and 30 ops.
+    astar = [(solver, n, k, s, seed, 60.0) for solver in ("astar", "portfolio") for n, k, s in cp
              for seed in range(max(seeds, 2 * seeds if (n, k, s) in ((20, 2, 2), (30, 2, 2)) else seeds))]
     return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
             + [(milp, n, k, s, seed, 60.0) for milp in ("milp", "milp:cbc") for n, k, s in mi
@@ -211,7 +218,7 @@ def run_reach(plan, workers: int, out: Path | None = None, done: list[dict] | No
             "status": r.status, "makespan": r.makespan_ms, "lower_bound": r.lower_bound_ms,
             "gap": None if r.gap is None else round(r.gap, 6), "wall_s": round(wall, 3), "det_time": _det(r),
             "warm_start": r.warm_start, "warm_start_makespan": r.warm_start_makespan_ms,
-            "candidates": r.stats.get("candidates"),
+            "candidates": r.stats.get("candidates"), "proved_by": r.stats.get("proved_by"),
         })
         gap = "-" if r.gap is None else f"{100 * r.gap:.2f}%"
         print(f"  {solver:5s} {label:22s} {g.n_ops:3d} ops K={gpus} S={streams} seed {seed}: {r.status:8s} gap {gap:>7s} "
@@ -279,7 +286,8 @@ def summarize(public: list[dict], reach: list[dict], data: Path, quick: bool, wo
                      f"{len(proven)} | {_median(proven)} | {max(proven) if proven else '-'} |")
     lines += ["", "## Reach: random layered graphs (edges = 2 ops, CCR 0.5)", "",
               "| graph | solver | ops | K | S | seeds | proven | median s to prove | max s to prove | "
-              "median gap at limit | max gap | limit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "median gap at limit | max gap | limit s | proved by |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r.get("graph") or "random", r["solver"], r["ops"], r["gpus"], r["streams"], r["time_limit_s"])
                    for r in reach}, key=lambda k: (k[0] != "random", k[0], k[1], k[2], k[3], k[4], k[5]))
     for graph, solver, ops, k, s, limit in keys:
@@ -291,8 +299,13 @@ def summarize(public: list[dict], reach: list[dict], data: Path, quick: bool, wo
         gaps = f"{100 * statistics.median(open_gaps):.2f}%" if open_gaps else "-"
         worst = f"{100 * max(open_gaps):.2f}%" if open_gaps else "-"
         note = f" ({len(errors)} refused: {errors[0]['status'][7:]})" if errors else ""
+        # The portfolio's proofs: by one search, or "together" (one's bound met the other's schedule).
+        provers = [r.get("proved_by") or "together" for r in group
+                   if r.get("status") == "optimal" and solver == "portfolio"]
+        by = ", ".join(f"{name} {provers.count(name)}" for name in sorted(set(provers))) or "-"
         lines.append(f"| {graph} | {solver} | {ops} | {k} | {s} | {len(group)}{note} | {len(proven)} | "
-                     f"{_median(proven)} | {max(proven) if proven else '-'} | {gaps} | {worst} | {limit:g} |")
+                     f"{_median(proven)} | {max(proven) if proven else '-'} | {gaps} | {worst} | {limit:g} | "
+                     f"{by} |")
     return "\n".join(lines) + "\n"
 
 
@@ -304,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="random graphs per reach row (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="solver threads (default 2)")
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach (none: only rebuild the summary)")
-    parser.add_argument("--solvers", default="cpsat,milp,milp:cbc,astar",
-                        help="comma-separated: cpsat, milp (HiGHS), milp:cbc, astar")
+    parser.add_argument("--solvers", default="cpsat,milp,milp:cbc,astar,portfolio",
+                        help="comma-separated: cpsat, milp (HiGHS), milp:cbc, astar, portfolio")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows of an earlier run that the plan asks for; run only the rest")

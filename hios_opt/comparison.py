@@ -66,7 +66,7 @@ def compare(
         The problem.
     algorithms : list of str or comma-separated str, optional
         Heuristics to run (default: all of :func:`hios_opt.algorithms`).
-    exact : {"cpsat", "milp", "astar"} or "milp:NAME", optional
+    exact : {"cpsat", "milp", "astar", "portfolio"} or "milp:NAME", optional
         Also run :func:`hios_opt.exact.solve`, warm-started from the best
         heuristic schedule, and add the ``gap`` and ``status`` columns.
     time_limit : float
@@ -111,8 +111,10 @@ def compare(
         if not takers:
             raise OptionError(f"none of {', '.join(names)} takes option {key!r}")
     if exact is not None:
-        if not isinstance(exact, str) or not (exact in ("cpsat", "milp", "astar") or exact.startswith("milp:")):
-            raise AlgorithmError(f"unknown exact solver {exact!r}; valid: cpsat, milp, astar, milp:NAME")
+        from .exact import SOLVERS
+
+        if not isinstance(exact, str) or not (exact in SOLVERS or exact.startswith("milp:")):
+            raise AlgorithmError(f"unknown exact solver {exact!r}; valid: {', '.join(SOLVERS)}, milp:NAME")
         if (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or math.isnan(time_limit)
                 or time_limit <= 0):
             raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")

@@ -51,13 +51,14 @@ def test_subset_options_and_errors():
         compare(g, p, ["heft"], exact="cpsat", time_limit=0)
 
 
-def test_exact_row_and_gaps():
+@pytest.mark.parametrize("solver", ["cpsat", "portfolio"])
+def test_exact_row_and_gaps(solver):
     g = generators.diamond(comm_ms=0.5)
     p = Platform(gpus=2, streams=2)
-    df = compare(g, p, ["sequential", "heft", "hios-lp"], exact="cpsat", time_limit=20)
+    df = compare(g, p, ["sequential", "heft", "hios-lp"], exact=solver, time_limit=20)
     assert list(df.columns) == ["algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s", "gap", "status"]
     exact = df.iloc[-1]
-    assert exact.algorithm == "exact-cpsat" and exact.status == "optimal"
+    assert exact.algorithm == f"exact-{solver}" and exact.status == "optimal"
     bound = df.attrs["exact_lower_bound_ms"]
     assert exact.makespan_ms <= df.makespan_ms.iloc[:-1].min() + 1e-9  # warm-started from the best
     for row in df.itertuples():

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"comma-separated algorithms (default: all of {', '.join(ALGORITHMS)})")
     p.add_argument("--window", "-w", type=positive_int, default=None, help="intra-GPU window of hios-lp / hios-mr")
     p.add_argument("--exact", default=None, metavar="SOLVER",
-                   help="also solve exactly: cpsat, milp or astar (adds gap and status columns)")
+                   help="also solve exactly: cpsat, milp, astar or portfolio (adds gap and status columns)")
     p.add_argument("--time-limit", type=finite_float, default=10.0, metavar="SEC",
                    help="time limit of the exact solver in seconds (default 10)")
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
