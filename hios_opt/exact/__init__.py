@@ -4,7 +4,8 @@ Both models solve exactly the problem of DESIGN.md section 1 (placement,
 stage grouping, order, cross-GPU delays; objective: makespan). They take a
 time limit and a warm start, and return a :class:`SolveResult` with the
 status, the best schedule (judged by :func:`hios_opt.evaluate`), the proven
-lower bound and the gap.
+lower bound and the gap. Beside them: an A* search (:mod:`.astar`), and a
+portfolio that runs CP-SAT and the A* search at once (:mod:`.portfolio`).
 
 >>> import hios_opt as ho
 >>> r = ho.solve(ho.generators.diamond(), ho.Platform(gpus=2, streams=2), time_limit=10, workers=1)

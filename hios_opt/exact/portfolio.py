@@ -20,6 +20,10 @@ that one call gets the better of the two without knowing which that is:
   with the larger of the two proven bounds: each is a valid lower bound on
   every schedule, so their maximum is too.
 
+The two searches run at the same time, so which schedule of equal makespan
+comes back (and, cut short, which bound) can vary from run to run; use
+``"cpsat"`` with ``workers=1`` or ``"astar"`` for byte-identical answers.
+
 ``stats["proved_by"]`` says which search closed the gap (``None``: neither,
 or only together: the larger bound met the shorter schedule);
 ``stats["cpsat"]`` and ``stats["astar"]`` hold each one's status, bound,
