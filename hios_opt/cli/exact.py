@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "solve", help="exact schedule (CP-SAT or MILP): optimum, or best schedule with proven bound and gap",
         description="Solve the scheduling problem exactly with CP-SAT (default), a MILP, the A* search or "
-                    "CP-SAT and A* together (--solver portfolio), within a time limit. Prints the status (optimal / feasible / unknown), the makespan, the proven lower "
-                    "bound and the gap. Ctrl-C stops the search and keeps the best schedule so far.",
+                    "CP-SAT and A* together (--solver portfolio), within a time limit. Prints the status "
+                    "(optimal / feasible / unknown), the makespan, the proven lower bound and the gap. Ctrl-C stops the search and keeps the best schedule so far.",
     )
     add_graph_argument(p)
     add_platform_arguments(p)

@@ -184,9 +184,10 @@ def solve(
     workers : int, optional
         Search threads (CP-SAT) or threads (MILP solver); default: all cores
         (HiGHS: its own choice). The A* search is single-threaded; the
-        portfolio gives it one thread and CP-SAT the others (at least one). With two, CP-SAT's tree search is an
-        LP-heavy one, which proves optimality far sooner here than its
-        default (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
+        portfolio gives it one thread and CP-SAT the others (at least one).
+        With two, CP-SAT's tree search is an LP-heavy one, which proves
+        optimality far sooner here than its default
+        (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
         large-neighbourhood search keeps the other thread.
     seed : int
         Random seed of the solver.
