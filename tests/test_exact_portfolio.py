@@ -56,8 +56,12 @@ def test_astar_proves_an_optimum_it_was_handed():
                     time_limit=60, exchange=x)
     assert r.solver_status == "OPTIMAL"
     assert known.makespan_ms * (1 - 1e-8) <= r.lower_bound_ms <= known.makespan_ms * (1 + 1e-9)
-    # Nothing strictly shorter was found (that would contradict the first proof).
-    assert r.makespan_ms is None or r.makespan_ms >= known.makespan_ms - 1e-9
+    # It only keeps schedules strictly shorter than the exchange's: none
+    # exists, so it has none of its own (without the exchange it would).
+    assert r.makespan_ms is None and r.schedule is None
+    alone = solve_astar(g, p, cands, warm=None, deadline=time.monotonic() + 60, started=time.monotonic(),
+                        time_limit=60)
+    assert alone.makespan_ms == pytest.approx(known.makespan_ms, rel=1e-9)
 
 
 def test_a_stop_order_ends_the_astar_search_at_once():

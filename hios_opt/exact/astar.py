@@ -795,6 +795,8 @@ def solve_astar(
     if directions not in ("both", "forward", "backward"):
         raise OptionError(f"directions must be 'both', 'forward' or 'backward', got {directions!r}")
     best = evaluate(graph, platform, warm, cost_model).makespan if warm is not None else math.inf
+    if exchange is not None:
+        best = min(best, exchange.best_ms)
     ways = [False, True] if directions == "both" else [directions == "backward"]
     searches = [_Search(graph, platform, cands, best, deadline, max_states // len(ways), log, backward=way)
                 for way in ways]
