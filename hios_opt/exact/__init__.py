@@ -131,6 +131,13 @@ def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel 
     return cands
 
 
+def _grid(graph: OpGraph, platform: Platform, cost_model: StageModel | None, resolution_ms: float | None) -> float:
+    """The CP-SAT time grid: the caller's, or :func:`~hios_opt.exact.cpsat.auto_resolution`."""
+    from .cpsat import auto_resolution
+
+    return float(resolution_ms) if resolution_ms is not None else auto_resolution(graph, platform, cost_model)
+
+
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
     if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
         raise AlgorithmError(f"unknown solver {solver!r}; valid: 'cpsat', 'milp', 'astar', 'portfolio', or "
@@ -244,14 +251,14 @@ def solve(
     with ctrl_c_scope():
         try:
             if solver == "cpsat":
-                from .cpsat import auto_resolution, solve_cpsat
+                from .cpsat import solve_cpsat
 
                 cands = cpsat_candidates(graph, platform, cost_model)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                   resolution_ms=float(resolution_ms) if resolution_ms is not None
-                                   else auto_resolution(graph, platform, cost_model), cost_model=cost_model)
+                                   resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
+                                   cost_model=cost_model)
             if solver == "astar":
                 from .astar import solve_astar
 
@@ -260,7 +267,6 @@ def solve(
                 return solve_astar(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, cost_model=cost_model, log=log)
             if solver == "portfolio":
-                from .cpsat import auto_resolution
                 from .portfolio import solve_portfolio
 
                 cands = stage_candidates(graph, platform.streams, cost_model)
@@ -272,8 +278,8 @@ def solve(
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_portfolio(graph, platform, cands, cp_cands, warm=warm, deadline=deadline,
                                        started=started, time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                       resolution_ms=float(resolution_ms) if resolution_ms is not None
-                                       else auto_resolution(graph, platform, cost_model), cost_model=cost_model,
+                                       resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
+                                       cost_model=cost_model,
                                        refused=refused)
             from .milp import check_size, default_backend, pulp_solver, solve_milp
 
