@@ -28,6 +28,37 @@ def _pyplot() -> Any:
     return plt
 
 
+_BAR_LABEL: Any = None
+
+
+def _bar_label_class() -> Any:
+    """A text that is drawn only where it fits inside its bar, measured at
+    draw time, so that a chart of a hundred ops does not print its names on
+    top of each other, and zooming in (in a notebook) shows the names that
+    now fit."""
+    global _BAR_LABEL
+    if _BAR_LABEL is None:
+        from matplotlib.text import Text
+
+        class BarLabel(Text):
+            def __init__(self, bar: Any, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.bar = bar
+                #: whether the last draw showed the label (None before any draw)
+                self.shown: bool | None = None
+
+            def draw(self, renderer: Any) -> None:
+                if renderer is None or not self.get_visible():
+                    return
+                room = self.bar.get_window_extent(renderer).width
+                self.shown = bool(self.get_window_extent(renderer).width <= room)
+                if self.shown:
+                    super().draw(renderer)
+
+        _BAR_LABEL = BarLabel
+    return _BAR_LABEL
+
+
 def _color(op_id: str, index: int) -> Any:
     plt = _pyplot()
     cmap = plt.get_cmap("tab20")
@@ -48,6 +79,10 @@ def gantt(
     up to the stage end is the slow-down that sharing the GPU costs. Arrows
     show cross-GPU transfers (from the producer's end to the time the data is
     ready on the consumer's GPU).
+
+    With ``labels``, a bar shows its op's id where the id fits inside the
+    bar at the size the chart is drawn (and zoomed) at; the ids of narrower
+    bars are left out rather than printed over their neighbours.
 
     Returns the matplotlib ``Axes``.
 
@@ -72,14 +107,15 @@ def gantt(
             index = graph.index(op_id)
             solo = graph.latency[index]
             color = _color(op_id, index)
-            ax.barh(y, solo, left=st.start, height=0.8, color=color, edgecolor="black", linewidth=0.5)
+            bar = ax.barh(y, solo, left=st.start, height=0.8, color=color, edgecolor="black", linewidth=0.5)[0]
             tail = st.end - st.start - solo
             if tail > 1e-9:
                 ax.barh(y, tail, left=st.start + solo, height=0.8, color=color, alpha=0.35,
                         hatch="//", edgecolor="grey", linewidth=0.3)
             if labels:
-                ax.text(st.start + max(solo, 1e-12) / 2, y, op_id, ha="center", va="center", fontsize=7,
-                        clip_on=True)
+                label = _bar_label_class()(bar, st.start + max(solo, 1e-12) / 2, y, op_id, ha="center",
+                                           va="center", fontsize=7, clip_on=True)
+                ax.add_artist(label)
     if show_transfers:
         for tr in timeline.transfers:
             y0 = row_of[(tr.src_gpu, timeline.op_stream[tr.src])]

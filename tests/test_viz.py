@@ -1,4 +1,4 @@
-from hios_opt import Platform, Schedule, evaluate, generators
+from hios_opt import Op, OpGraph, Platform, Schedule, evaluate, generators
 from hios_opt.viz import draw_graph, gantt, gantt_grid, save_figure
 
 
@@ -22,3 +22,23 @@ def test_grid_and_dag_drawing(tmp_path):
     ax = draw_graph(g, timeline=seq)
     save_figure(ax, tmp_path / "dag.png")
     assert (tmp_path / "dag.png").exists()
+
+
+def _labels(ax):
+    return {t.get_text(): t for t in ax.texts}
+
+
+def test_gantt_labels_only_bars_they_fit():
+    # one op 1000x shorter than the other: at full width its id cannot fit
+    g = OpGraph([Op("long_op", 10.0), Op("tiny_op", 0.01)],
+                           [("long_op", "tiny_op", 0.0)], name="two")
+    tl = evaluate(g, Platform(), Schedule.sequential(["long_op", "tiny_op"]))
+    ax = gantt(tl)
+    ax.figure.canvas.draw()
+    labels = _labels(ax)
+    assert labels["long_op"].shown is True
+    assert labels["tiny_op"].shown is False
+    # zoomed in on the short op, its id fits and is drawn
+    ax.set_xlim(9.999, 10.011)
+    ax.figure.canvas.draw()
+    assert labels["tiny_op"].shown is True
