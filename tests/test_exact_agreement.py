@@ -115,3 +115,53 @@ def test_degenerate_graphs(solver, gpus, streams):
               OpGraph([Op("a", 0.0), Op("b", 0.0)], [("a", "b", 1.0)]),        # all placeholders
               OpGraph([Op("a", 0.0), Op("b", 0.0), Op("c", 2.0)], [("a", "c", 1.0)])):
         check(g, p, brute_force(g, p).makespan_ms, solver)
+
+
+# Two instances found by a random search over measured stage tables and link
+# matrices (brute force against every solver): each broke the MILP on HiGHS.
+def zero_latency_tie() -> OpGraph:
+    # n2 takes no time, so n3 may start at n2's start; HiGHS's solution
+    # (feasible up to its tolerance) put n3 4 ns before n2.
+    return OpGraph([Op("n0", 1.0), Op("n1", 1.0, 0.5), Op("n2", 0.0, 0.5), Op("n3", 0.8577555814169819, 0.52)],
+                   [("n0", "n1", 0.8660979781932743), ("n0", "n2", 0.3), ("n0", "n3", 0.0), ("n1", "n3", 1.0),
+                    ("n2", "n3", 1.505433463478759)])
+
+
+def sequential_optimum_on_links() -> tuple[OpGraph, Platform]:
+    # One GPU in sequence is optimal (7.4254 ms); with Cmax <= UB tighter than
+    # HiGHS's feasibility tolerance, its presolve called the model infeasible.
+    lat = {"n0": 2.4253963255738857, "n1": 1.0, "n2": 0.0, "n3": 1.0, "n4": 1.0, "n5": 2.0}
+    out = {"n0": 4, "n1": 2, "n2": 2, "n3": 2, "n4": 4, "n5": 4}
+    g = OpGraph([Op(v, t, 0.5, output_bytes=out[v] * 1_000_000) for v, t in lat.items()],
+                [("n0", "n1"), ("n0", "n2"), ("n0", "n3"), ("n0", "n4"), ("n1", "n5"), ("n2", "n5"), ("n3", "n5"),
+                 ("n4", "n5")])
+    return g, Platform(gpus=2, bandwidth_matrix_gbps=((1.0, 0.25), (1.0, 1.0)))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_found_by_random_search(solver):
+    g = zero_latency_tie()
+    p = Platform(gpus=3)
+    check(g, p, brute_force(g, p).makespan_ms, solver, warm_start=None)
+    g, p = sequential_optimum_on_links()
+    expected = brute_force(g, p).makespan_ms
+    assert expected == pytest.approx(sum(g.latency))
+    check(g, p, expected, solver, warm_start=None)
+    check(g, p, expected, solver)
+
+
+def test_stage_order_follows_dependencies_over_start_times():
+    # A solver's start times, exact only up to its tolerance: the consumer n3
+    # of the zero-length n2 "starts" 4 ns before it, on the same GPU.
+    from hios_opt.exact import stage_candidates
+    from hios_opt.exact.cpsat import stages_in_order
+
+    g = zero_latency_tie()
+    p = Platform(gpus=3)
+    cands = stage_candidates(g, 1)
+    of = {cands.ops[c][0]: c for c in range(len(cands))}
+    chosen = [(0, of[g.index("n0")], 0.0), (0, of[g.index("n1")], 1.0), (0, of[g.index("n3")], 2.0),
+              (0, of[g.index("n2")], 2.000000004)]
+    s = stages_in_order(g, p, cands, cands.latency_ms, chosen, "test")
+    assert [st.ops for st in s.stages] == [("n0",), ("n1",), ("n2",), ("n3",)]
+    assert evaluate(g, p, s).makespan == pytest.approx(2.8577555814169819)

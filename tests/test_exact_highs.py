@@ -84,3 +84,23 @@ def test_highs_on_a_pure_lp():
     r = solve(g, Platform(gpus=1), "milp", time_limit=10, warm_start=None)
     assert r.status == "optimal" and r.makespan_ms == pytest.approx(4.0)
     assert "bound" not in r.stats and r.lower_bound_ms == pytest.approx(4.0)
+
+
+def test_presolve_infeasible_is_retried_without_presolve(monkeypatch):
+    # HiGHS's presolve has called feasible models infeasible (bounds tight to
+    # within its tolerance); a sequential schedule always exists, so the
+    # MILP is solved again without presolve. Here the first answer is forced.
+    import highspy
+
+    real = highspy.Highs.getModelStatus
+    calls = []
+
+    def first_infeasible(self):
+        calls.append(1)
+        return highspy.HighsModelStatus.kInfeasible if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(highspy.Highs, "getModelStatus", first_infeasible)
+    g = generators.diamond()
+    r = solve(g, Platform(gpus=2, streams=2), "milp", time_limit=30, workers=1)
+    assert r.stats["presolve_off_retry"] is True
+    assert r.status == "optimal" and r.makespan_ms == pytest.approx(5.0)

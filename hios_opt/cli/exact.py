@@ -32,7 +32,7 @@ def _seed(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "solve", help="exact schedule (CP-SAT or MILP): optimum, or best schedule with proven bound and gap",
+        "solve", help="exact schedule (CP-SAT, MILP, A* or both CP-SAT and A*): optimum, or best schedule with proven bound and gap",
         description="Solve the scheduling problem exactly with CP-SAT (default), a MILP, the A* search or "
                     "CP-SAT and A* together (--solver portfolio), within a time limit. Prints the status "
                     "(optimal / feasible / unknown), the makespan, the proven lower bound and the gap. Ctrl-C stops the search and keeps the best schedule so far.",

@@ -122,6 +122,7 @@ the best solution so far is returned with ``interrupted=True``.
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import time
@@ -709,31 +710,45 @@ class _Model:
 def stages_in_order(graph: OpGraph, platform: Platform, cands: Candidates, dur: list,
                     chosen: list[tuple[int, int, Any]], algorithm: str) -> Schedule:
     """The schedule made of the chosen ``(gpu, candidate, start)`` stages: per
-    GPU sorted by start, stages with equal start and end (zero-length ones) in
-    dependency order. ``dur`` is each candidate's duration, in the solver's unit."""
+    GPU in order of start (then end), except where a dependency says
+    otherwise. ``dur`` is each candidate's duration, in the solver's unit.
+
+    The stages are put in one global order, the sorted one wherever it is a
+    topological order of the stages' dependencies, and each GPU runs its
+    stages in that order; as every GPU sequence and every edge then points
+    forward, the evaluator never finds a deadlock. Ties need this: a
+    zero-length stage and its consumer start together, and a MILP
+    solution, exact only up to the solver's feasibility tolerance, may
+    even start the consumer a few nanoseconds *before* its producer.
+    """
     ids = graph.ids
     pos = graph.topo_position
-
-    def needs(a: int, b: int) -> bool:  # stage b holds an op that depends on stage a
-        return any(graph.reaches(u, v) for u in cands.ops[a] for v in cands.ops[b])
-
     rows = sorted(chosen, key=lambda r: (r[2], r[2] + dur[r[1]], r[0], min(pos[v] for v in cands.ops[r[1]])))
-    # Bubble dependent zero-length stages with equal times into order.
-    i = 0
-    while i < len(rows):
-        j = i
-        while j + 1 < len(rows) and rows[j + 1][2] == rows[i][2] and dur[rows[j + 1][1]] == dur[rows[i][1]]:
-            j += 1
-        if j > i:
-            group = rows[i:j + 1]
-            ordered: list[tuple[int, int, int]] = []
-            while group:
-                pick = next(r for r in group if not any(needs(q[1], r[1]) for q in group if q is not r))
-                ordered.append(pick)
-                group.remove(pick)
-            rows[i:j + 1] = ordered
-        i = j + 1
-    stages = [Stage(k, tuple(ids[v] for v in cands.ops[c])) for k, c, _ in rows]
+    stage_of = [0] * graph.n_ops
+    for i, (_, c, _) in enumerate(rows):
+        for v in cands.ops[c]:
+            stage_of[v] = i
+    after: list[list[int]] = [[] for _ in rows]
+    waiting = [0] * len(rows)
+    for u, v in zip(graph.edge_src, graph.edge_dst):
+        a, b = stage_of[u], stage_of[v]
+        if a != b:
+            after[a].append(b)
+            waiting[b] += 1
+    ready = [i for i in range(len(rows)) if not waiting[i]]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in after[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                heapq.heappush(ready, j)
+    if len(order) < len(rows):  # pragma: no cover - chosen stages that depend on each other both ways
+        placed = set(order)
+        order += [i for i in range(len(rows)) if i not in placed]  # the evaluator names the cycle
+    stages = [Stage(rows[i][0], tuple(ids[v] for v in cands.ops[rows[i][1]])) for i in order]
     return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm=algorithm,
                     graph_name=graph.name)
 

@@ -227,7 +227,10 @@ def solve_milp(
     if warm_split is not None:
         warm_timeline = evaluate(graph, platform, warm_split, cost_model)
         ub = min(ub, warm_timeline.makespan)
-    ub = ub * (1 + 1e-9) + 1e-9  # float slack: the warm start must stay feasible
+    # Slack at the solvers' feasibility tolerance (1e-7): the warm start must
+    # stay feasible, and where it is optimal, a Cmax <= UB tighter than that
+    # tolerance made HiGHS's presolve call the model infeasible.
+    ub = ub * (1 + 1e-7) + 1e-7
 
     prob = pulp.LpProblem("hios_exact", pulp.LpMinimize)
     # -- variables
@@ -513,10 +516,26 @@ def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: in
     # startSolve/wait: their locks are shared by every Highs object, and a
     # Ctrl-C that lands inside them left the next solve refusing to start.)
     h.HandleUserInterrupt = True
+    began = time.monotonic()
     _, interrupted = run_stoppable(h.run, h.cancelSolve, "hios-opt-highs")
     model_status = h.getModelStatus()
+    retried = False
+    if model_status == highspy.HighsModelStatus.kInfeasible and not interrupted:
+        # The model always has a solution (every op in one sequence), so this
+        # is HiGHS's presolve misjudging bounds that are tight to within its
+        # tolerances (seen with zero-latency ops): solve again without it.
+        retried = True
+        h.setOptionValue("presolve", "off")
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(1.0, time_limit - (time.monotonic() - began)))
+        if warm:
+            h.setSolution(len(values), list(range(len(values))), values)
+        _, interrupted = run_stoppable(h.run, h.cancelSolve, "hios-opt-highs")
+        model_status = h.getModelStatus()
     found = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
     info: dict[str, Any] = {"result": h.modelStatusToString(model_status), "nodes": int(h.getInfo().mip_node_count)}
+    if retried:
+        info["presolve_off_retry"] = True
     if any(v.cat == pulp.LpInteger for v in prob.variables()):
         bound = h.getInfo().mip_dual_bound
         if math.isfinite(bound):
