@@ -148,6 +148,12 @@ def test_found_by_random_search(solver):
     assert expected == pytest.approx(sum(g.latency))
     check(g, p, expected, solver, warm_start=None)
     check(g, p, expected, solver)
+    # A chain on one GPU: the bound (the latencies summed in another order)
+    # came out one ulp above the optimal warm start, which the MILP refused.
+    chain = OpGraph([Op("n0", 2.0), Op("n1", 0.9233229191962494), Op("n2", 0.0), Op("n3", 3.7968791852221346),
+                     Op("n4", 1.0)], [("n0", "n1", 0.0), ("n1", "n2", 0.0), ("n1", "n4", 0.0), ("n2", "n3", 1.0),
+                                      ("n3", "n4", 2.1)])
+    check(chain, Platform(), brute_force(chain, Platform()).makespan_ms, solver)
 
 
 def test_stage_order_follows_dependencies_over_start_times():

@@ -254,6 +254,11 @@ def solve_milp(
     step = fine.unit_ms if fine.exact and fine.unit_ms >= 1e-3 else None
     if step is not None:
         lower = min(ub, math.ceil(lower / step - 1e-9) * step)
+    if warm_timeline is not None:
+        # A bound above a schedule's makespan can only be float rounding (the
+        # warm start optimal, its bound summed in another order): keep the
+        # warm start feasible.
+        lower = min(lower, warm_timeline.makespan)
     cmax = pulp.LpVariable("Cmax", lowBound=lower, upBound=ub)
     prob += cmax
 
