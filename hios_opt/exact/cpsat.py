@@ -122,12 +122,13 @@ the best solution so far is returned with ``interrupted=True``.
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import networkx as nx
 
 from ..bounds import lower_bound
 from ..costs import StageModel
@@ -728,26 +729,14 @@ def stages_in_order(graph: OpGraph, platform: Platform, cands: Candidates, dur: 
     for i, (_, c, _) in enumerate(rows):
         for v in cands.ops[c]:
             stage_of[v] = i
-    after: list[list[int]] = [[] for _ in rows]
-    waiting = [0] * len(rows)
-    for u, v in zip(graph.edge_src, graph.edge_dst):
-        a, b = stage_of[u], stage_of[v]
-        if a != b:
-            after[a].append(b)
-            waiting[b] += 1
-    ready = [i for i in range(len(rows)) if not waiting[i]]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in after[i]:
-            waiting[j] -= 1
-            if not waiting[j]:
-                heapq.heappush(ready, j)
-    if len(order) < len(rows):  # pragma: no cover - chosen stages that depend on each other both ways
-        placed = set(order)
-        order += [i for i in range(len(rows)) if i not in placed]  # the evaluator names the cycle
+    needs = nx.DiGraph()
+    needs.add_nodes_from(range(len(rows)))
+    needs.add_edges_from((stage_of[u], stage_of[v]) for u, v in zip(graph.edge_src, graph.edge_dst)
+                         if stage_of[u] != stage_of[v])
+    try:
+        order = list(nx.lexicographical_topological_sort(needs))  # the earliest-sorted ready stage first
+    except nx.NetworkXUnfeasible:  # pragma: no cover - chosen stages that depend on each other both ways
+        order = list(range(len(rows)))  # the evaluator names the cycle
     stages = [Stage(rows[i][0], tuple(ids[v] for v in cands.ops[rows[i][1]])) for i in order]
     return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm=algorithm,
                     graph_name=graph.name)
