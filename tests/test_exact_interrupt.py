@@ -115,3 +115,50 @@ def test_a_lost_keyboard_interrupt_still_stops_the_search():
     assert (value, pressed) == ("stopped", True)
     assert time.monotonic() - t0 < 5
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _ctrl_c_turned_into(error: Exception):
+    """A stand-in for a C++ binding that catches the KeyboardInterrupt of a
+    Ctrl-C raised while it converts its arguments, and raises another error."""
+    def build(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2.0)
+        except KeyboardInterrupt:
+            raise error from None
+        raise AssertionError("no Ctrl-C came")
+    return build
+
+
+def test_ctrl_c_that_a_binding_turns_into_another_error(monkeypatch):
+    # pybind11 reports a KeyboardInterrupt raised during argument conversion
+    # as "TypeError: incompatible function arguments"; seen when Ctrl-C landed
+    # in PuLP's building of the HiGHS model. The solve still ends as
+    # interrupted, with the warm start.
+    import pulp
+
+    from hios_opt import Platform, evaluate, generators
+    from hios_opt.exact import solve
+
+    g = generators.inception_block()
+    p = Platform(gpus=2, streams=2)
+    monkeypatch.setattr(pulp.HiGHS, "buildSolverModel",
+                        _ctrl_c_turned_into(TypeError("addRow(): incompatible function arguments")))
+    r = solve(g, p, "milp", time_limit=30, workers=1)
+    assert r.interrupted and r.status == "feasible"
+    assert r.makespan_ms == evaluate(g, p, r.schedule).makespan
+    assert r.makespan_ms == r.warm_start_makespan_ms  # the warm start, as for any Ctrl-C before the search
+
+
+def test_other_errors_are_not_taken_for_ctrl_c(monkeypatch):
+    import pulp
+
+    from hios_opt import Platform, generators
+    from hios_opt.exact import solve
+
+    def broken(*args, **kwargs):
+        raise TypeError("a real bug")
+
+    monkeypatch.setattr(pulp.HiGHS, "buildSolverModel", broken)
+    with pytest.raises(TypeError, match="a real bug"):
+        solve(generators.diamond(), Platform(gpus=2, streams=2), "milp", time_limit=30, workers=1)

@@ -248,7 +248,7 @@ def solve(
     warm: Schedule | None = None
     # A Ctrl-C is also recorded, so that one whose KeyboardInterrupt is lost
     # (raised inside a finalizer or gc callback) still stops the search.
-    with ctrl_c_scope():
+    with ctrl_c_scope() as pressed:
         try:
             if solver == "cpsat":
                 from .cpsat import solve_cpsat
@@ -293,6 +293,14 @@ def solve(
         except KeyboardInterrupt:
             # Ctrl-C outside the solver's own search: the warm start, if any.
             return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
+        except Exception:
+            # A Ctrl-C that a library turned into another error: pybind11
+            # reports a KeyboardInterrupt raised while it converts a call's
+            # arguments as a TypeError ("incompatible function arguments"),
+            # seen when Ctrl-C landed in PuLP's building of the HiGHS model.
+            if pressed.is_set():
+                return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
+            raise
 
 
 def _interrupted(graph: OpGraph, platform: Platform, cost_model: StageModel | None, solver: str,

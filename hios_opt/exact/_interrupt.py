@@ -20,10 +20,11 @@ def _restore(previous: Any) -> None:
 
 
 @contextmanager
-def ctrl_c_scope() -> Iterator[None]:
+def ctrl_c_scope() -> Iterator[threading.Event]:
     """Within this block (main thread), Ctrl-C raises ``KeyboardInterrupt``
-    as usual and is also recorded; :func:`run_stoppable` inside the block
-    stops its search at once when a Ctrl-C was recorded before it started.
+    as usual and is also recorded in the event it yields; :func:`run_stoppable`
+    inside the block stops its search at once when a Ctrl-C was recorded
+    before it started.
 
     CPython prints and drops a ``KeyboardInterrupt`` raised while the main
     thread runs a finalizer or a gc callback ("Exception ignored in ..."); the
@@ -32,7 +33,7 @@ def ctrl_c_scope() -> Iterator[None]:
     """
     global _seen
     if threading.current_thread() is not threading.main_thread() or _seen is not None:
-        yield
+        yield _seen if _seen is not None else threading.Event()
         return
     seen = threading.Event()
 
@@ -43,7 +44,7 @@ def ctrl_c_scope() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, on_sigint)
     _seen = seen
     try:
-        yield
+        yield seen
     finally:
         _seen = None
         _restore(previous)
