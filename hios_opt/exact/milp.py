@@ -227,6 +227,10 @@ def solve_milp(
     if warm_split is not None:
         warm_timeline = evaluate(graph, platform, warm_split, cost_model)
         ub = min(ub, warm_timeline.makespan)
+    # No bound exceeds a known makespan: one that does (by a float rounding,
+    # the warm start optimal and the bound summed in another order) would
+    # make the warm start infeasible.
+    best_known = ub
     # Slack at the solvers' feasibility tolerance (1e-7): the warm start must
     # stay feasible, and where it is optimal, a Cmax <= UB tighter than that
     # tolerance made HiGHS's presolve call the model infeasible.
@@ -248,17 +252,13 @@ def solve_milp(
     ramp_in, ramp_out = (a * fine.unit_ms for a in _ramps(graph, fine))
     lower = load_bound(graph, cands, fine, min(2.0, 0.1 * max(0.0, deadline - time.monotonic())),
                        math.floor(ub / fine.unit_ms)) * fine.unit_ms
-    lower = min(ub, max(lower, max(head[v] + tail[v] for v in range(n)), lower_bound(graph, platform, cost_model)))
+    lower = min(best_known, max(lower, max(head[v] + tail[v] for v in range(n)),
+                                lower_bound(graph, platform, cost_model)))
     # All data on a grid of `step` ms: so is the optimal (semi-active)
     # makespan, and any bound may be rounded up to the grid.
     step = fine.unit_ms if fine.exact and fine.unit_ms >= 1e-3 else None
     if step is not None:
-        lower = min(ub, math.ceil(lower / step - 1e-9) * step)
-    if warm_timeline is not None:
-        # A bound above a schedule's makespan can only be float rounding (the
-        # warm start optimal, its bound summed in another order): keep the
-        # warm start feasible.
-        lower = min(lower, warm_timeline.makespan)
+        lower = min(best_known, math.ceil(lower / step - 1e-9) * step)
     cmax = pulp.LpVariable("Cmax", lowBound=lower, upBound=ub)
     prob += cmax
 
