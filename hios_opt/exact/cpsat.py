@@ -133,10 +133,11 @@ import networkx as nx
 from ..bounds import lower_bound
 from ..costs import StageModel
 from ..errors import GpuIndexError, OptionError, SolverError
-from ..evaluate import edge_comm, evaluate
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .result import SolveResult, finish
@@ -195,7 +196,7 @@ def to_ticks(value_ms: float, resolution_ms: float) -> int:
 def uniform_links(graph: OpGraph, platform: Platform) -> bool:
     """True when every pair of distinct GPUs gives every edge the same delay
     (a uniform link, or every edge with its own ``comm_ms``)."""
-    return platform.uniform or all(e.comm_ms is not None for e in graph.edges)
+    return edge_delays(graph, platform).uniform
 
 
 def auto_resolution(graph: OpGraph, platform: Platform, cost_model: StageModel | None = None) -> float:
@@ -250,13 +251,13 @@ def _grid_data(graph: OpGraph, platform: Platform, cands: Candidates, r: float) 
     dur = [to_ticks(x, r) for x in values]
     delay: list[int] = []
     delay_pair: list[list[list[int]]] = []
+    delays = edge_delays(graph, platform)
     if uniform:
-        comm = edge_comm(graph, platform)
+        comm = delays.cross
         values.extend(comm)
         delay = [to_ticks(x, r) for x in comm]
     else:
-        pair = [[[platform.comm_ms(graph, e, a, b) for b in range(gpus)] for a in range(gpus)]
-                for e in range(graph.n_edges)]
+        pair = [delays.matrix(e, gpus) for e in range(graph.n_edges)]
         values.extend(d for e in pair for row in e for d in row)
         delay_pair = [[[to_ticks(d, r) for d in row] for row in e] for e in pair]
     exact = all(abs(x / r - round(x / r)) <= 1e-9 * max(1.0, x / r) for x in values)

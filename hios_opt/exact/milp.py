@@ -77,10 +77,11 @@ from typing import Any
 from ..bounds import lower_bound
 from ..costs import StageModel
 from ..errors import AlgorithmError, ProblemTooLargeError, SolverError
-from ..evaluate import edge_comm, evaluate
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .cpsat import _grid_data, _ramps, load_bound, relabel_gpus, stages_in_order, uniform_links
@@ -301,7 +302,8 @@ def solve_milp(
             prob += T[v] - T[u] <= span_v * (1 - s)
 
     # -- precedence with cross-GPU delays
-    comm = edge_comm(graph, platform) if uniform else None
+    delays = edge_delays(graph, platform)
+    comm = delays.cross
     same: dict[int, Any] = {}
     for e in range(graph.n_edges):
         u, v = graph.edge_src[e], graph.edge_dst[e]
@@ -317,7 +319,7 @@ def solve_milp(
         else:
             for a in range(K):
                 for b in range(K):
-                    delay = platform.comm_ms(graph, e, a, b)
+                    delay = delays.between(e, a, b)
                     if a != b and delay > 0:
                         prob += T[v] >= E[u] + delay * (y[u][a] + y[v][b] - 1)
 
