@@ -160,7 +160,7 @@ def test_stage_order_follows_dependencies_over_start_times():
     # A solver's start times, exact only up to its tolerance: the consumer n3
     # of the zero-length n2 "starts" 4 ns before it, on the same GPU.
     from hios_opt.exact import stage_candidates
-    from hios_opt.exact.cpsat import stages_in_order
+    from hios_opt.exact.readback import stages_in_order
 
     g = zero_latency_tie()
     p = Platform(gpus=3)

@@ -10,10 +10,10 @@ import pytest
 from hios_opt import OpGraph, Platform, evaluate, generators
 from hios_opt.bounds import lower_bound
 from hios_opt.errors import OptionError
-from hios_opt.exact import solve, stage_candidates
+from hios_opt.exact import SolveRequest, solve, stage_candidates
 from hios_opt.exact.astar import solve_astar
 from hios_opt.exact.brute import brute_force
-from hios_opt.exact.cpsat import uniform_links
+from hios_opt.timing import edge_delays
 
 from .test_exact_benchmarks import SINNEN, STG
 
@@ -71,7 +71,7 @@ def test_link_matrix_against_cpsat():
     # than with fast links everywhere.
     g = by_bytes(paper_graph(9, 2))
     p = Platform(gpus=3, streams=2, bandwidth_matrix_gbps=((8, 2, 0.5), (2, 8, 8), (0.5, 8, 8)))
-    assert not uniform_links(g, p)
+    assert not edge_delays(g, p).uniform
     ref = solve(g, p, "cpsat", time_limit=60, workers=1)
     r = solve(g, p, "astar", time_limit=60, warm_start=None)
     assert ref.status == r.status == "optimal"
@@ -81,10 +81,8 @@ def test_link_matrix_against_cpsat():
 
 
 def astar(graph, platform, directions, time_limit=60.0, **options):
-    t0 = time.monotonic()
-    return solve_astar(graph, platform, stage_candidates(graph, platform.streams), warm=None,
-                       deadline=t0 + time_limit, started=t0, time_limit=time_limit, directions=directions,
-                       **options)
+    return solve_astar(SolveRequest(graph, platform, time_limit=time_limit), stage_candidates(graph, platform.streams),
+                       directions=directions, **options)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -93,7 +91,7 @@ def test_each_direction_alone_finds_the_brute_force_optimum(seed):
     # backward search must turn every delay round, and its schedule is mirrored.
     g = by_bytes(generators.random_layered(7, 12, 3, 1.5, seed))
     p = Platform(gpus=3, streams=2, bandwidth_matrix_gbps=((8, 0.5, 8), (8, 8, 2), (1, 8, 8)))
-    assert not uniform_links(g, p)
+    assert not edge_delays(g, p).uniform
     expected = brute_force(g, p).makespan_ms
     for directions in ("forward", "backward", "both"):
         r = astar(g, p, directions)

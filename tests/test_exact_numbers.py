@@ -101,7 +101,7 @@ def test_too_fine_a_grid_is_refused_up_front(solver):
 
 
 def test_auto_grid_is_coarsened_for_huge_times():
-    from hios_opt.exact.cpsat import MAX_TICKS, auto_resolution
+    from hios_opt.exact.grid import MAX_TICKS, auto_resolution
 
     g = _diamond(b={"latency_ms": 1e300})
     r = auto_resolution(g, ho.Platform(gpus=2))

@@ -18,7 +18,7 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.errors import AlgorithmError, OptionError, ScheduleError, SolverError
 from hios_opt.exact import SolveResult, solve, warm_start_schedule
 from hios_opt.exact.brute import brute_force
-from hios_opt.exact.cpsat import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
+from hios_opt.exact.grid import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
 
 from .test_exact_agreement import tiny
 
