@@ -15,12 +15,8 @@ from hios_opt.exact.astar import solve_astar
 from hios_opt.exact.brute import brute_force
 from hios_opt.exact.cpsat import uniform_links
 
-from .test_exact_benchmarks import SINNEN, STG
-
-
-def paper_graph(ops: int, seed: int):
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
-
+from .support.benchmarks import SINNEN, STG
+from .support.graphs import paper_graph
 
 # Random layered graphs of 9 to 12 ops: two streams, one stream on 3 and 5
 # GPUs (5 > SUBSET_GPUS: the relaxed load bound), three streams (share bound).

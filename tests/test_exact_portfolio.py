@@ -22,9 +22,7 @@ from hios_opt.exact.astar import solve_astar
 from hios_opt.exact.cpsat import auto_resolution, solve_cpsat
 from hios_opt.exact.portfolio import Exchange
 
-
-def paper_graph(ops: int, seed: int):
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+from .support.graphs import paper_graph
 
 
 def test_exchange_keeps_the_shortest_and_calls_every_stopper():

@@ -20,13 +20,13 @@ from hios_opt.exact import SolveResult, solve, warm_start_schedule
 from hios_opt.exact.brute import brute_force
 from hios_opt.exact.cpsat import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
 
-from .test_exact_agreement import tiny
+from .support.graphs import paper_graph, tiny
 
 HEURISTICS = ["sequential", "heft", "hios-mr", "hios-lp", "ios"]
 
 
 def medium(seed: int = 0, nodes: int = 40) -> ho.OpGraph:
-    return generators.random_layered(nodes, 2 * nodes, max(2, nodes // 6), 0.5, seed)
+    return paper_graph(nodes, seed)
 
 
 def test_lazy_entry_point():

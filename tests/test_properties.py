@@ -8,7 +8,7 @@ from hios_opt.bounds import critical_path_bound, work_bound
 from hios_opt.costs import AnalyticModel
 from hios_opt.errors import OptionError
 
-from .helpers import random_schedule
+from .support.schedules import random_schedule
 
 
 @st.composite
