@@ -1,5 +1,8 @@
-"""Invariants every algorithm must keep (DESIGN.md sections 1, 2, 3 and 5).
+"""Invariants of schedules and algorithms (DESIGN.md sections 1, 2, 3 and 5).
 
+* Every valid schedule (random ones here) ends no earlier than each lower
+  bound of :mod:`hios_opt.bounds`; on one GPU with one stream its makespan is
+  the total work.
 * Every algorithm's schedule passes :func:`hios_opt.evaluate`, and the
   makespan it reports is the evaluator's number.
 * ``lower bound <= makespan`` for every algorithm, with the cheap bound of
@@ -22,10 +25,12 @@ from hypothesis import strategies as st
 
 from hios_opt import OpGraph, Platform, Schedule, evaluate, generators, lower_bound
 from hios_opt._io import loads_json
+from hios_opt.bounds import critical_path_bound, work_bound
 from hios_opt.costs import AnalyticModel, MeasuredModel
 from hios_opt.evaluate import edge_comm
 
-from .support.strategies import latencies, layered_graphs, odd_graphs, odd_ids, platforms
+from .support.schedules import random_schedule
+from .support.strategies import latencies, layered_graphs, odd_graphs, odd_ids, plain_platforms, platforms
 
 TOL = 1e-9
 
@@ -112,6 +117,32 @@ def check_algorithms(graph: OpGraph, platform: Platform) -> dict[str, float]:
     return spans
 
 
+# ------------------------------------------------------- random schedules
+#: layered graphs as the random-schedule properties have always drawn them
+schedule_graphs = layered_graphs(ccrs=(0.0, 0.2, 1.0, 5.0), min_edges_offset=0)
+
+
+@given(schedule_graphs, plain_platforms, st.integers(0, 2**31), st.floats(0.0, 1.0))
+def test_random_schedules_never_beat_the_lower_bound(graph, platform, seed, alpha):
+    schedule = random_schedule(graph, platform, seed)
+    model = AnalyticModel(alpha)
+    tl = evaluate(graph, platform, schedule, model)
+    assert tl.makespan >= lower_bound(graph, platform, model) - 1e-9
+    assert tl.makespan >= critical_path_bound(graph, model) - 1e-9
+    assert tl.makespan >= work_bound(graph, platform, model) - 1e-9
+    # every op ends no later than the makespan, and busy time fits in it
+    assert max(tl.op_end.values()) == tl.makespan
+    assert all(b <= tl.makespan + 1e-9 for b in tl.busy_ms)
+
+
+@given(schedule_graphs, st.integers(0, 2**31))
+def test_one_gpu_one_stream_equals_total_work(graph, seed):
+    # With K = 1 and S = 1 every valid schedule is a topological order and the
+    # makespan is the sum of latencies (no idle time, no comm).
+    tl = evaluate(graph, Platform(), random_schedule(graph, Platform(), seed))
+    assert abs(tl.makespan - graph.total_latency_ms) < 1e-9 * max(1.0, graph.total_latency_ms)
+
+
 # ------------------------------------------------------------- heuristics
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph=layered_graphs(), platform=platforms)
@@ -187,6 +218,8 @@ def test_exact_on_named_graphs_matches_hand_optima():
 # ------------------------------------------------------------ round trips
 def round_trip_graph(graph: OpGraph, tmp_path) -> None:
     data = graph.to_dict()
+    direct = OpGraph.from_dict(data)  # the dict itself, not its JSON text
+    assert direct.to_dict() == data and direct.ops == graph.ops
     text = json.dumps(data, allow_nan=False)
     again = OpGraph.from_dict(loads_json(text))
     assert again.to_dict() == data
@@ -213,11 +246,18 @@ def test_layered_graph_round_trip(graph, tmp_path):
     round_trip_graph(graph, tmp_path)
 
 
+@given(schedule_graphs, plain_platforms, st.integers(0, 2**31))
+def test_schedule_json_round_trip(graph, platform, seed):
+    schedule = random_schedule(graph, platform, seed)
+    schedule.makespan_ms = evaluate(graph, platform, schedule).makespan
+    back = Schedule.from_dict(schedule.to_dict())
+    assert back == schedule
+    assert evaluate(graph, platform, back).makespan == schedule.makespan_ms
+
+
 @settings(max_examples=100, deadline=None)
 @given(data=st.data(), graph=odd_graphs(max_nodes=8))
 def test_schedule_round_trip_with_odd_ids(data, graph):
-    from .support.schedules import random_schedule
-
     platform = data.draw(platforms)
     sched = random_schedule(graph, platform, data.draw(st.integers(0, 1000)))
     sched.makespan_ms = evaluate(graph, platform, sched).makespan
