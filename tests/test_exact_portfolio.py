@@ -78,6 +78,7 @@ def _cpsat(g, p, x, limit):
                        time_limit=limit, workers=1, resolution_ms=auto_resolution(g, p), exchange=x)
 
 
+@pytest.mark.slow
 def test_cpsat_offers_its_solutions_with_the_evaluators_makespan():
     g, p = paper_graph(30, 3), Platform(gpus=2, streams=2)
     x = Exchange()
@@ -118,6 +119,7 @@ def _check_combined(g, p, r):
                                                                      cpsat["lower_bound_ms"])), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_two_streams_the_astar_search_proves_and_cpsat_is_stopped():
     # 20 ops, 2 GPUs x 2 streams, seed 0: the A* search proves it in seconds,
     # CP-SAT alone does not in a minute (README's reach table).
@@ -139,6 +141,7 @@ def test_one_stream_gets_the_same_optimum_as_cpsat_alone():
     _check_combined(g, p, r)
 
 
+@pytest.mark.slow
 def test_at_the_time_limit_the_bound_is_the_larger_of_the_two():
     g, p = paper_graph(50, 0), Platform(gpus=2, streams=2)
     r = solve(g, p, "portfolio", time_limit=4, workers=2)
