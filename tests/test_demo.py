@@ -21,6 +21,7 @@ def test_demo_on_teaching_graphs(tmp_path):
     assert (tmp_path / "demo.csv").read_text().startswith("graph,ops,algorithm")
 
 
+@pytest.mark.slow
 def test_demo_cli_default_graphs(tmp_path, capsys):
     # The real main job, on the bundled Inception-v3 graph, with a short limit.
     code = main(["demo", "--time-limit", "5", "--workers", "2", "--out", str(tmp_path), "--json"])

@@ -13,7 +13,7 @@ from hios_opt.exact import deadline_check, solve
 from hios_opt.exact.brute import brute_force
 from hios_opt.heuristics import hios_lp
 
-from .test_exact_agreement import CASES, tiny
+from .support.graphs import TINY_CASES, tiny
 
 BELOW, ABOVE = 1 - 1e-4, 1 + 1e-4
 
@@ -32,7 +32,7 @@ def infeasible(graph, platform, deadline, **options) -> bool:
     return deadline_check(graph, platform, deadline, time_limit=30, workers=1, **options).status == "infeasible"
 
 
-@pytest.mark.parametrize("seed,gpus,streams,ccr", CASES[::4])
+@pytest.mark.parametrize("seed,gpus,streams,ccr", TINY_CASES[::4])
 def test_agrees_with_brute_force(seed, gpus, streams, ccr):
     g = tiny(seed, ccr)
     p = Platform(gpus=gpus, streams=streams)

@@ -22,9 +22,7 @@ from hios_opt.exact.astar import solve_astar
 from hios_opt.exact.cpsat import cpsat_candidates, solve_cpsat
 from hios_opt.exact.grid import auto_resolution
 
-
-def paper_graph(ops: int, seed: int):
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+from .support.graphs import paper_graph
 
 
 def request(g, p, x=None, limit=60.0, **options):
@@ -84,6 +82,7 @@ def _cpsat(g, p, x, limit):
                        cpsat_candidates(g, p, None))
 
 
+@pytest.mark.slow
 def test_cpsat_offers_its_solutions_with_the_evaluators_makespan():
     g, p = paper_graph(30, 3), Platform(gpus=2, streams=2)
     x = Incumbent()
@@ -124,6 +123,7 @@ def _check_combined(g, p, r):
                                                                      cpsat["lower_bound_ms"])), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_two_streams_the_astar_search_proves_and_cpsat_is_stopped():
     # 20 ops, 2 GPUs x 2 streams, seed 0: the A* search proves it in seconds,
     # CP-SAT alone does not in a minute (README's reach table).
@@ -145,6 +145,7 @@ def test_one_stream_gets_the_same_optimum_as_cpsat_alone():
     _check_combined(g, p, r)
 
 
+@pytest.mark.slow
 def test_at_the_time_limit_the_bound_is_the_larger_of_the_two():
     g, p = paper_graph(50, 0), Platform(gpus=2, streams=2)
     r = solve(g, p, "portfolio", time_limit=4, workers=2)
