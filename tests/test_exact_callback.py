@@ -10,9 +10,7 @@ from hios_opt import Platform, evaluate, generators
 from hios_opt.errors import HiosError
 from hios_opt.exact import Incumbent, SolveProgress, solve
 
-
-def paper_graph(ops: int, seed: int):
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+from .support.graphs import paper_graph
 
 
 def watch(graph, platform, solver, **options):
