@@ -17,6 +17,7 @@ from ..errors import AlgorithmError, ProblemTooLargeError
 from .astar import solve_astar
 from .candidates import stage_candidates
 from .cpsat import cpsat_candidates, solve_cpsat
+from .lns import solve_lns
 from .milp import check_size, default_backend, pulp_solver, solve_milp
 from .portfolio import solve_portfolio
 from .request import SolveRequest
@@ -100,6 +101,9 @@ register_solver(SolverSpec(
 register_solver(SolverSpec(
     "astar", "best-first branch and bound over partial schedules, forward and backward in turns",
     _prepare_astar, lambda request, cands: solve_astar(request, cands)))
+register_solver(SolverSpec(
+    "lns", "anytime improvement of the best heuristic: local moves on the critical chain, exact window repairs",
+    lambda request, variant: (None, "lns"), lambda request, prepared: solve_lns(request)))
 register_solver(SolverSpec(
     "portfolio", "CP-SAT and the A* search at once, sharing the best schedule; the first proof wins",
     _prepare_portfolio, lambda request, prepared: solve_portfolio(request, *prepared)))

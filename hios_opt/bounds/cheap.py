@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 
-from .costs import StageModel, default_model
-from .graph import OpGraph, longest_paths
-from .platform import Platform
+from ..costs import StageModel, default_model
+from ..graph import OpGraph, longest_paths
+from ..platform import Platform
 
 __all__ = ["critical_path_bound", "work_bound", "lower_bound"]
 
