@@ -34,6 +34,7 @@ from ..timing import StageTimeline, edge_delays, simulate
 from .interrupt import run_stoppable
 from .request import SolveRequest
 from .result import SolveResult, finish
+from .window import repair_window
 
 __all__ = ["solve_lns", "LnsOptions"]
 
@@ -250,12 +251,16 @@ class _Search:
                 out.append([s])
         return out
 
-    def move_block(self, t: _Timed, block: Sequence[int], k: int) -> list[list[tuple[int, ...]]] | None:
+    def move_block(self, t: _Timed, block: Sequence[int], k: int,
+                   same_gpu: bool = False) -> list[list[tuple[int, ...]]] | None:
         """The stages ``block`` (flat indices, one GPU, in order) moved
-        together to GPU ``k``, kept in one piece and in order, placed by when
-        the first one's inputs are ready there."""
+        together to GPU ``k`` (or, ``same_gpu``, within their own GPU), kept
+        in one piece and in order, placed by when the first one's inputs are
+        ready there."""
         k_from = t.stage_gpu[block[0]]
-        if k == k_from:
+        if same_gpu:
+            k = k_from
+        elif k == k_from:
             return None
         moving = [t.stage_ops[s] for s in block]
         members = {v for ops in moving for v in ops}
@@ -331,8 +336,11 @@ class _Search:
             k = rng.randrange(gpus - 1)
             k = k + 1 if k >= k_now else k
             return self.move(t, v, k, merge=streams > 1 and rng.random() < 0.4)
-        if roll < 0.65 and streams > 1:
-            return self.move(t, v, k_now, merge=True)
+        if roll < 0.55:  # earlier or later on its own GPU, alone or in a stage near when its inputs are ready
+            return self.move(t, v, k_now, merge=streams > 1 and rng.random() < 0.5)
+        if roll < 0.65:  # a run of the chain as one block, to when its inputs are ready on its GPU
+            runs = self.runs(t, chain)
+            return self.move_block(t, rng.choice(runs), k_now, same_gpu=True)
         if roll < 0.8:
             return self.swap(t, v)
         if roll < 0.9 and streams > 1:
@@ -360,6 +368,13 @@ class _Search:
         stages = [Stage(t.stage_gpu[s], tuple(ids[v] for v in t.stage_ops[s])) for s in order]
         return Schedule(stages, gpus=self.platform.gpus, streams=self.platform.streams, algorithm="lns",
                         graph_name=self.graph.name)
+
+
+def _grid_for(makespan_ms: float) -> float:
+    """A time grid for window repairs: a power of ten near 1e-5 of the makespan."""
+    if not makespan_ms > 0:
+        return 1e-3
+    return 10.0 ** math.floor(math.log10(makespan_ms * 1e-5))
 
 
 def _plan_of(graph: OpGraph, platform: Platform, schedule: Schedule) -> list[list[tuple[int, ...]]]:
@@ -399,10 +414,33 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
         incumbent.offer(found, evaluate(graph, platform, found, cost_model).makespan, "lns")
         best_box["schedule"] = found
 
+    def repair(current: _Timed, chain: Sequence[int], iteration: int) -> _Timed | None:
+        """CP-SAT on a window around a random stage of the critical chain."""
+        wall = min(2.0 * opts.repair_seconds + 0.5, request.remaining())
+        if wall < 0.2:
+            return None
+        center = current.start[rng.choice(chain)]
+        nearest = sorted(range(len(current.stage_ops)), key=lambda s: (abs(current.start[s] - center), s))
+        window: list[int] = []
+        for s in nearest:
+            window.extend(current.stage_ops[s])
+            if len(window) >= opts.window_ops:
+                break
+        stats["repairs"] += 1
+        plan = repair_window(graph, platform, cost_model, current.per_gpu, current.start, current.end, window,
+                             resolution_ms=_grid_for(current.makespan), seconds=opts.repair_seconds,
+                             wall_seconds=wall, seed=request.seed + iteration)
+        timed = search.time(plan) if plan is not None else None
+        if timed is not None and timed.cost < current.cost:
+            stats["repair_improvements"] += 1
+            return timed
+        return None
+
     def run() -> None:
         current = search.time(_plan_of(graph, platform, start_schedule))
         assert current is not None  # a valid schedule never deadlocks
         best = current
+        chain, chain_of = search.critical(current), current
         history = [current.cost] * opts.history
         since_best = 0
         iteration = 0
@@ -410,9 +448,14 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
             if opts.max_iterations is not None and iteration >= opts.max_iterations:
                 break
             iteration += 1
-            chain = search.critical(current)
+            if chain_of is not current:
+                chain, chain_of = search.critical(current), current
             plan = search.propose(current, chain)
             candidate = search.time(plan) if plan is not None else None
+            if opts.repair_every and iteration % opts.repair_every == 0:
+                repaired = repair(current, chain, iteration)
+                if repaired is not None and repaired.cost < current.cost:
+                    candidate = repaired
             if opts.merge_every and iteration % opts.merge_every == 0:
                 merged = search.merged(current)
                 if merged is not None and merged.cost < current.cost:
