@@ -31,9 +31,9 @@ HEURISTICS = ("sequential", "ios", "heft", "hios-mr", "hios-lp")
 def _load(spec: str | OpGraph) -> OpGraph:
     if isinstance(spec, OpGraph):
         return spec
-    from .cli.common import load_graph
+    from .data import load
 
-    return load_graph(spec)
+    return load(spec)
 
 
 def run_demo(

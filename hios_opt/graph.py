@@ -772,7 +772,13 @@ class OpGraph:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OpGraph:
-        """Read a graph JSON file (see DESIGN.md section 5)."""
+        """Read a graph JSON file (see docs/design.md section 5); a name
+        relative to the bundled data folder, such as
+        ``"models/inception_v3_299_h100.json"``, reads that bundled graph
+        (:mod:`hios_opt.data`) unless a file of that name exists."""
+        from .data import resolve
+
+        path = resolve(path)
         return cls.from_dict(read_json(path), str(path))
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..costs import AnalyticModel, MeasuredModel, StageModel
-from ..errors import FormatError, OptionError
+from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 
@@ -21,11 +21,10 @@ __all__ = [
 
 
 def bundled_data_dir() -> Path:
-    """The ``data/`` folder shipped with the project (next to the package)."""
-    here = Path(__file__).resolve().parents[2] / "data"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[1] / "data"
+    """The folder of the bundled graphs (:func:`hios_opt.data.folder`)."""
+    from ..data import folder
+
+    return folder()
 
 
 def add_graph_argument(parser: argparse.ArgumentParser) -> None:
@@ -37,20 +36,11 @@ def add_graph_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def load_graph(spec: str) -> OpGraph:
-    """Load a graph from a path, a path relative to the bundled ``data/``, or
-    ``named:NAME``."""
-    if spec.startswith("named:"):
-        from ..generators import named
+    """Load a graph from a path, a bundled name (relative to the bundled data
+    folder) or ``named:NAME`` (:func:`hios_opt.data.load`)."""
+    from ..data import load
 
-        return named(spec.split(":", 1)[1])
-    path = Path(spec)
-    if not path.exists():
-        bundled = bundled_data_dir() / spec
-        if bundled.exists():
-            path = bundled
-        else:
-            raise FormatError(f"{spec}: no such file (nor under the bundled data folder {bundled_data_dir()})")
-    return OpGraph.load(path)
+    return load(spec)
 
 
 def _positive_int(text: str) -> int:
