@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_graph_argument(p)
     p.add_argument("schedule", help="schedule JSON file")
     add_platform_arguments(p, gpus_default=None, streams_default=None)
-    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--gantt", metavar="FILE",
+                   help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -101,6 +102,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.gantt:
+        from ..viz import GANTT_FORMATS, check_figure_path
+
+        check_figure_path(args.gantt, GANTT_FORMATS)  # refuse before any work
     graph = load_graph(args.graph)
     schedule = Schedule.load(args.schedule)
     platform = platform_from_args(args, gpus=args.gpus or schedule.gpus, streams=args.streams or schedule.streams)
@@ -119,9 +124,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: schedule was made for graph {schedule.graph_name!r}, evaluating on {graph.name!r}",
               file=sys.stderr)
     if args.gantt:
-        from ..viz import gantt, save_figure
+        from .._io import write_bytes_atomic
+        from ..viz import gantt_bytes
 
-        save_figure(gantt(timeline), args.gantt)
+        write_bytes_atomic(args.gantt, gantt_bytes(timeline, args.gantt))
     if args.json:
         emit_json({"graph": graph.name, "algorithm": schedule.algorithm, "makespan_ms": timeline.makespan,
                    "gpus": platform.gpus, "streams": platform.streams, "stages": len(schedule.stages),
