@@ -1,6 +1,6 @@
 """The one evaluator: validates a schedule and computes its timeline.
 
-Semantics (DESIGN.md section 1): a stage starts when the previous stage on
+Semantics (docs/design.md section 1): a stage starts when the previous stage on
 its GPU has ended and every input of every op in it is ready (an input from
 the same GPU when its producer's stage ends; from another GPU ``c(u, v)``
 later); it lasts ``L(stage)``; all its ops finish at its end; the makespan is

@@ -710,7 +710,7 @@ class OpGraph:
 
     # -------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        """The graph JSON object of DESIGN.md section 5."""
+        """The graph JSON object of docs/design.md section 5."""
         ops = []
         for op in self._ops:
             d: dict[str, Any] = {"id": op.id, "latency_ms": op.latency_ms, "utilization": op.utilization,

@@ -1,4 +1,4 @@
-"""Invariants every algorithm must keep (DESIGN.md sections 1, 2, 3 and 5).
+"""Invariants every algorithm must keep (docs/design.md sections 1, 2, 3 and 5).
 
 * Every algorithm's schedule passes :func:`hios_opt.evaluate`, and the
   makespan it reports is the evaluator's number.

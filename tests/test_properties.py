@@ -1,4 +1,4 @@
-"""Property tests for the invariants of DESIGN.md sections 1, 2 and 5."""
+"""Property tests for the invariants of docs/design.md sections 1, 2 and 5."""
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -1,6 +1,6 @@
 """Exact schedules: CP-SAT and MILP models that give the optimum or a proven bound.
 
-Both models solve exactly the problem of DESIGN.md section 1 (placement,
+Both models solve exactly the problem of docs/design.md section 1 (placement,
 stage grouping, order, cross-GPU delays; objective: makespan). They take a
 time limit and a warm start, and return a :class:`SolveResult` with the
 status, the best schedule (judged by :func:`hios_opt.evaluate`), the proven
@@ -172,7 +172,7 @@ def solve(
     Parameters
     ----------
     graph, platform
-        The problem (DESIGN.md section 1).
+        The problem (docs/design.md section 1).
     solver : str
         ``"cpsat"`` (OR-Tools CP-SAT, :mod:`hios_opt.exact.cpsat`), ``"milp"``
         (the MILP of :mod:`hios_opt.exact.milp`, built with PuLP and solved

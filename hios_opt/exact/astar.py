@@ -1,7 +1,7 @@
 """Best-first branch and bound over partial schedules (A*), with dominance.
 
 A third exact method beside the CP-SAT and MILP models, for the same problem
-(DESIGN.md section 1). It is strongest on two GPUs with two streams, where
+(docs/design.md section 1). It is strongest on two GPUs with two streams, where
 the CP-SAT model's bound stays at its static value for minutes (see the
 README's reach table).
 

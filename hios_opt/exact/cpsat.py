@@ -1,4 +1,4 @@
-"""The CP-SAT model of DESIGN.md section 1 (placement, stages, order, delays).
+"""The CP-SAT model of docs/design.md section 1 (placement, stages, order, delays).
 
 Model
 -----

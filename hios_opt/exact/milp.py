@@ -1,4 +1,4 @@
-"""The MILP model of DESIGN.md section 1, built with PuLP and solved by HiGHS
+"""The MILP model of docs/design.md section 1, built with PuLP and solved by HiGHS
 (default, in process through ``highspy``), CBC (bundled with PuLP,
 ``"milp:cbc"``) or any other PuLP solver by name.
 
