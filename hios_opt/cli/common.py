@@ -30,8 +30,8 @@ def bundled_data_dir() -> Path:
 def add_graph_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "graph",
-        help="graph JSON file, a bundled graph (e.g. models/inception_v3_299_h100.json under data/), "
-             "or a named teaching graph: named:diamond, named:fork-join, named:inception-block, ...",
+        help="graph JSON file, a bundled graph (e.g. models/inception_v3_299_h100.json; hios_opt.data.names() "
+             "lists them), or a named teaching graph: named:diamond, named:fork-join, named:inception-block, ...",
     )
 
 
@@ -70,9 +70,11 @@ finite_float = _finite_float
 def add_platform_arguments(parser: argparse.ArgumentParser, *, gpus_default: int | None = 1,
                            streams_default: int | None = 1) -> None:
     group = parser.add_argument_group("platform")
-    group.add_argument("--gpus", "-k", type=_positive_int, default=gpus_default, help="number of GPUs K")
+    schedules = "the schedule's"
+    group.add_argument("--gpus", "-k", type=_positive_int, default=gpus_default,
+                       help=f"number of GPUs K (default {gpus_default or schedules})")
     group.add_argument("--streams", "-s", type=_positive_int, default=streams_default,
-                       help="concurrent streams per GPU S")
+                       help=f"concurrent streams per GPU S (default {streams_default or schedules})")
     group.add_argument("--bandwidth", type=_finite_float, default=16.0, metavar="GBPS",
                        help="link bandwidth in GB/s for edges without comm_ms (default 16)")
     group.add_argument("--link-latency", type=_finite_float, default=10.0, metavar="US",

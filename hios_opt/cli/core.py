@@ -22,7 +22,9 @@ from .common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="size, total work, critical path and lower bound of a graph",
-                       description="Print the size, total work, critical path and lower bound of a graph.")
+                       description="Print the size, total work, critical path and lower bound of a graph. "
+                                   "Try a bundled one: hios-opt info models/inception_v3_299_h100.json "
+                                   "(python -c \"import hios_opt.data; print(hios_opt.data.names())\" lists them).")
     add_graph_argument(p)
     add_platform_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -31,11 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="make a random layered DAG (the paper's simulation graphs)",
                        description="Write a random layered DAG like the HIOS paper's simulation graphs, "
                                    "or a named teaching graph.")
-    p.add_argument("--nodes", type=positive_int, default=50)
-    p.add_argument("--edges", type=positive_int, default=100)
-    p.add_argument("--layers", type=positive_int, default=8)
-    p.add_argument("--ccr", type=finite_float, default=0.5, help="communication-to-computation ratio")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nodes", type=positive_int, default=50, help="number of ops (default 50)")
+    p.add_argument("--edges", type=positive_int, default=100, help="number of edges (default 100)")
+    p.add_argument("--layers", type=positive_int, default=8, help="number of layers (default 8)")
+    p.add_argument("--ccr", type=finite_float, default=0.5,
+                   help="communication-to-computation ratio: an edge costs CCR x its consumer's latency (default 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--named", metavar="NAME", help="write a named graph instead (diamond, fork-join, ...)")
     p.add_argument("-o", "--output", required=True, help="graph JSON file to write")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -108,6 +108,9 @@ def _not_found(name: str, *, bundled_only: bool = False) -> str:
             more += f" ({total - len(hint)} more: hios_opt.data.names())"
     else:
         more = "; bundled graphs are named like models/inception_v3_299_h100.json (list: hios_opt.data.names())"
+    models = {Path(n).stem.rsplit("_", 2)[0] for n in names("models/*.json")}
+    if name in models:
+        more += f"; or make one from the zoo model: hios-opt profile {name} --device estimate:h100 -o {name}.json"
     return f"{name}: {what} of that name{more}"
 
 
@@ -129,7 +132,7 @@ def resolve(spec: str | os.PathLike[str]) -> Path:
     >>> resolve("inception_v3")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    hios_opt.errors.FormatError: inception_v3: no such file, nor a bundled graph of that name; did you mean models/inception_v3_... (... more: hios_opt.data.names())
+    hios_opt.errors.FormatError: inception_v3: no such file, nor a bundled graph of that name; did you mean models/inception_v3_... (... more: hios_opt.data.names()); or make one from the zoo model: ...
     """
     given = Path(spec)
     try:
