@@ -102,7 +102,7 @@ def test_design_page_is_the_contract():
     for heading in ("## 1. The problem", "## 2. One evaluator", "## 3. Algorithms", "## 4. Executor",
                     "## 5. Files and formats", "## 6. Layout"):
         assert heading in text
-    cited = subprocess.run(["git", "grep", "-l", "DESIGN.md", "--", "hios_opt", "tests"], cwd=ROOT,
+    cited = subprocess.run(["git", "grep", "-l", "DESIGN" + ".md", "--", "hios_opt", "tests"], cwd=ROOT,
                            capture_output=True, text=True)
     assert cited.stdout == "", f"cite docs/design.md instead: {cited.stdout}"
 
