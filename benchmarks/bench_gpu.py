@@ -190,6 +190,10 @@ def run_case(model: str, size: int, args: argparse.Namespace, slug: str) -> None
             rows = []
             for row in df.to_dict(orient="records"):
                 row.update(model=model, input_size=size, mode=mode, shared_device=shared and gpus > 1)
+                # gpu_predicted.csv keeps the columns of its earlier runs: measured speedup, predicted speedup,
+                # error_pct = 100 (predicted - measured) / measured, schedule_s.
+                row.update(speedup=row["measured_speedup"], predicted_speedup=row["speedup"], schedule_s=row["time_s"],
+                           error_pct=100 * (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"])
                 rows.append(row)
                 print(f"   {mode:5s} K={gpus} S={streams} {row['algorithm']:12s} predicted {row['predicted_ms']:8.3f}"
                       f"  measured {row['measured_ms']:8.3f}  speedup {row['speedup']:.3f}"
