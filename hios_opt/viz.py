@@ -431,6 +431,25 @@ def gantt_html(
     colours and legend as :func:`gantt`, as an SVG whose bars show their op,
     kind, GPU, stream, start, end and stage end on hover.
 
+    Parameters
+    ----------
+    timeline : Timeline, Schedule or SolveResult
+        What to draw; a Schedule or SolveResult needs ``graph``.
+    graph, platform, cost_model
+        As for :func:`gantt`.
+    title : str, optional
+        Default: as :func:`gantt`'s.
+    width : int
+        Width in pixels; a schedule whose busiest lane holds many ops gets
+        8 px per op (up to 8,000) and scrolls sideways.
+    color_by : {"auto", "kind", "depth", "gpu"}
+        As for :func:`gantt`.
+
+    Returns
+    -------
+    GanttHTML
+        Shown by notebooks; ``.save("chart.html")`` writes a page.
+
     Examples
     --------
     >>> import hios_opt as ho
@@ -445,6 +464,8 @@ def gantt_html(
     lane_of = {lane: k for k, lane in enumerate(lanes)}
     colors, kinds, legend_title = _colors(timeline, color_by)
     row = 18 if len(lanes) <= 64 else max(4, 1152 // len(lanes))
+    busiest = max(Counter((st.gpu, k) for st in timeline.stages for k in range(len(st.ops))).values(), default=1)
+    width = min(8000, max(width, 8 * busiest))  # wide schedules scroll sideways instead of blurring
     left, top = 80, 8
     plot_w = max(200, width - left - 20)
     span = timeline.makespan * 1.02 if timeline.makespan > 0 else 1.0
@@ -474,26 +495,27 @@ def gantt_html(
             color = _css_color(colors[op_id])
             w = max(x(st.start + solo) - x(st.start), 0.5)
             parts.append(f'<rect class="op" x="{x(st.start):.2f}" y="{y}" width="{w:.2f}" height="{row - 2}" '
-                         f'fill="{color}"><title>{tip}</title></rect>')
+                         f'fill="{color}" stroke="#fff" stroke-width="0.4"><title>{tip}</title></rect>')
             tail = x(st.end) - x(st.start + solo)
             if tail > 0.5:
                 parts.append(f'<rect x="{x(st.start + solo):.2f}" y="{y}" width="{tail:.2f}" height="{row - 2}" '
                              f'fill="{color}" fill-opacity="0.3"><title>{tip}\n(slow-down from sharing the GPU)'
                              "</title></rect>")
     stream_of = timeline.op_stream
+    opacity = 0.6 if len(timeline.transfers) <= MAX_ARROWS else 0.3
     for tr in timeline.transfers:
         y0 = top + row * (lane_of[(tr.src_gpu, stream_of[tr.src])] + 0.5)
         y1 = top + row * (lane_of[(tr.dst_gpu, stream_of[tr.dst])] + 0.5)
         tip = html.escape(f"transfer {tr.src} -> {tr.dst}: GPU {tr.src_gpu} -> GPU {tr.dst_gpu}, "
                           f"{tr.start:.6g} to {tr.end:.6g} ms")
         parts.append(f'<line class="tr" x1="{x(tr.start):.2f}" y1="{y0:.1f}" x2="{x(tr.end):.2f}" y2="{y1:.1f}" '
-                     f'stroke="crimson" stroke-opacity="0.6"><title>{tip}</title></line>')
+                     f'stroke="crimson" stroke-opacity="{opacity}"><title>{tip}</title></line>')
     axis_y = top + row * max(len(lanes), 1)
     parts.append(f'<line x1="{x(timeline.makespan):.2f}" y1="{top}" x2="{x(timeline.makespan):.2f}" '
                  f'y2="{axis_y}" stroke="black" stroke-dasharray="4 3"/>')
-    for k in range(6):
-        t = span * k / 5
-        parts.append(f'<text x="{x(t):.1f}" y="{axis_y + 14}" text-anchor="middle">{t:.3g}</text>')
+    for t in _nice_ticks(span):
+        parts.append(f'<line x1="{x(t):.1f}" y1="{axis_y}" x2="{x(t):.1f}" y2="{axis_y + 4}" stroke="black"/>'
+                     f'<text x="{x(t):.1f}" y="{axis_y + 14}" text-anchor="middle">{t:.6g}</text>')
     parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{axis_y + 27}" text-anchor="middle">time (ms)</text></svg>')
     title = title or _default_title(timeline)
     swatches = " ".join(f'<span style="display:inline-block;width:10px;height:10px;background:{_css_color(c)};'
@@ -505,6 +527,20 @@ def gantt_html(
     body = (f"<div class=\"hios-gantt\"><div style=\"font: bold 12px sans-serif\">{html.escape(title)}</div>"
             f"{legend}<div style=\"overflow-x:auto\">{''.join(parts)}</div></div>")
     return GanttHTML(body, title)
+
+
+def _nice_ticks(span: float, count: int = 6) -> list[float]:
+    """Round tick values from 0 to ``span``: steps of 1, 2 or 5 times a power of ten.
+
+    >>> _nice_ticks(0.443)
+    [0.0, 0.1, 0.2, 0.3, 0.4]
+    """
+    if span <= 0:
+        return [0.0]
+    raw = span / (count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(k * step, 12) for k in range(int(span / step + 1e-9) + 1)]
 
 
 def draw_graph(graph: OpGraph, ax: Any = None, *, timeline: Timeline | None = None, labels: bool = True) -> Any:
