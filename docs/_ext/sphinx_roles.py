@@ -4,14 +4,18 @@ The package's docstrings are numpy style and name other objects with Sphinx
 roles (:func:`hios_opt.evaluate`, :class:`~hios_opt.graph.OpGraph`,
 :mod:`.astar`, :meth:`load <OpGraph.load>`). mkdocstrings reads Markdown, so this extension rewrites each
 role into an autorefs cross-reference (``[`OpGraph`][hios_opt.graph.OpGraph]``)
-when the name resolves to a public object of the package, and into plain code
-otherwise (``torch.fx.GraphModule``, private helpers). ``mkdocs build
---strict`` then fails on a cross-reference that the site cannot resolve.
+when the name resolves to a public object of a module that the API reference
+renders (a ``::: module`` line in ``docs/``), and into plain code otherwise
+(``torch.fx.GraphModule``, private helpers, modules not yet in the
+reference). ``mkdocs build --strict`` then fails on any cross-reference that
+the site cannot resolve.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import griffe
@@ -51,8 +55,22 @@ def _candidates(obj: griffe.Object, name: str) -> list[str]:
     return [name, *(f"{scope}.{name}" for scope in scopes), f"{PACKAGE}.{name}"]
 
 
-def _public(path: str) -> bool:
-    return not any(part.startswith("_") for part in path.split("."))
+@cache
+def _rendered() -> tuple[str, ...]:
+    """Modules that some page of the site renders with ``::: module``."""
+    docs = Path(__file__).resolve().parents[1]
+    found = set()
+    for page in docs.rglob("*.md"):
+        found.update(re.findall(r"^::: ([\w.]+)\s*$", page.read_text(encoding="utf-8"), flags=re.M))
+    return tuple(sorted(found))
+
+
+def _linkable(target: griffe.Object) -> bool:
+    """A public object whose module the site renders."""
+    if any(part.startswith("_") for part in target.path.split(".")):
+        return False
+    module = target if target.is_module else target.module
+    return module.path in _rendered()
 
 
 class SphinxRoles(griffe.Extension):
@@ -81,6 +99,6 @@ class SphinxRoles(griffe.Extension):
         shown = title or (name.rsplit(".", 1)[-1] if short else name.lstrip("."))
         for path in _candidates(obj, name):
             target = _find(root, path)
-            if target is not None and _public(target.path):
+            if target is not None and _linkable(target):
                 return f"[`{shown}`][{target.path}]"
         return f"`{shown}`"
