@@ -25,6 +25,7 @@ def test_demo_on_teaching_graphs(tmp_path):
     assert table.attrs["notes"] == []
 
 
+@pytest.mark.slow
 def test_demo_cli_default_graphs(tmp_path, capsys):
     # The real main job, on the bundled Inception-v3 graph, with a short limit.
     code = main(["demo", "--time-limit", "5", "--workers", "2", "--out", str(tmp_path), "--json"])

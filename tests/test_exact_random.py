@@ -21,7 +21,7 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.exact import solve
 from hios_opt.exact.brute import brute_force
 
-from .test_exact_candidates import small_graph
+from .support.graphs import small_graph
 
 SOLVERS = ["cpsat", "milp", "milp:cbc", "astar", "portfolio"]
 
