@@ -110,8 +110,9 @@ def test_installed_wheel_runs_demo_and_solvers_without_torch(venv, tmp_path):
     assert (tmp_path / "out" / "demo.csv").is_file()
     assert len(list((tmp_path / "out").glob("*_gantt.png"))) == 2
 
-    for solver in ("cpsat", "milp", "astar", "portfolio"):
-        done = _run(venv, "hios-opt", "solve", "models/squeezenet_331_h100.json", "--gpus", "2", "--streams", "1",
+    for solver, graph in (("cpsat", "models/squeezenet_331_h100.json"), ("milp", "small/fork-join.json"),
+                          ("astar", "models/squeezenet_331_h100.json"), ("portfolio", "small/inception-block.json")):
+        done = _run(venv, "hios-opt", "solve", graph, "--gpus", "2", "--streams", "1",
                     "--solver", solver, "--time-limit", "10", "--workers", "1", "--json", cwd=tmp_path)
         assert done.returncode == 0, (solver, done.stderr[-2000:])
         assert '"makespan_ms"' in done.stdout
