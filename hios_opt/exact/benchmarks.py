@@ -1,7 +1,7 @@
 """Public DAG-scheduling instances with known optima, as :class:`OpGraph` s.
 
 With one stream per GPU and unit utilization our problem is exactly the
-classical ``P | prec, c_ij | Cmax`` (DESIGN.md section 1): a task's weight is
+classical ``P | prec, c_ij | Cmax`` (docs/design.md section 1): a task's weight is
 its latency, an edge's weight its cross-GPU delay (0 for STG, which is
 ``P | prec | Cmax``). Weights are read as milliseconds.
 
