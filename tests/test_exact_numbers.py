@@ -128,8 +128,6 @@ def test_milp_warm_start_within_its_bounds_despite_float_noise():
     # The bundled SqueezeNet on 2 GPUs: a start's head (a sum of scaled
     # latencies) came out one ulp above the warm start's scaled start, and
     # PuLP refused the MIP start ("initial value ... is smaller than lowBound").
-    from hios_opt.cli.common import load_graph
-
-    g = load_graph("models/squeezenet_331_h100.json")
+    g = ho.OpGraph.load("models/squeezenet_331_h100.json")
     r = ho.solve(g, ho.Platform(gpus=2), "milp", time_limit=3, workers=1)
     assert r.status in ("optimal", "feasible") and r.makespan_ms <= r.warm_start_makespan_ms
