@@ -34,7 +34,7 @@ DEFAULT_GRAPHS = ("models/inception_v3_299_h100.json", "named:inception-block")
 #: Heuristics of the demo table, in display order.
 HEURISTICS = ("sequential", "ios", "heft", "hios-mr", "hios-lp")
 #: Exact solvers the demo takes (``milp:NAME`` picks another PuLP solver).
-SOLVERS = ("astar", "cpsat", "milp", "portfolio")
+SOLVERS = ("astar", "cpsat", "lns", "milp", "portfolio")
 
 #: Seconds a proof takes on a 2-core machine, for the bundled cases measured
 #: (graph name, GPUs, streams, solver); ``None``: not proven in 60 s

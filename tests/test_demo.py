@@ -51,7 +51,7 @@ def test_demo_solver_choices(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--solver", "gurobi"])
     err = capsys.readouterr().err
-    assert "choose from astar, cpsat, milp, portfolio or milp:NAME" in err
+    assert "choose from astar, cpsat, lns, milp, portfolio or milp:NAME" in err
     from hios_opt.cli.demo import DEMO_SOLVERS
     from hios_opt.demo import SOLVERS
     from hios_opt.exact import SOLVERS as EXACT

@@ -9,7 +9,7 @@ import sys
 from .common import emit_json, finite_float, positive_int
 
 # Kept here rather than imported so that building the parser stays cheap (a test checks they agree).
-DEMO_SOLVERS = ("astar", "cpsat", "milp", "portfolio")
+DEMO_SOLVERS = ("astar", "cpsat", "lns", "milp", "portfolio")
 
 
 def _solver(text: str) -> str:
