@@ -34,12 +34,13 @@ def check_events(graph, platform, result, events):
     assert result.lower_bound_ms >= min(max(bounds), result.makespan_ms) - 1e-9
 
 
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "astar", "portfolio"])
+@pytest.mark.parametrize("solver", ["cpsat", "milp", "astar", "portfolio", "lns"])
 def test_every_solver_reports_its_improvements(solver):
     g, p = paper_graph(12, 1), Platform(gpus=2, streams=2)
-    result, events = watch(g, p, solver, time_limit=30, workers=2)
+    options = {"max_iterations": 2000} if solver == "lns" else None
+    result, events = watch(g, p, solver, time_limit=30, workers=2, options=options)
     check_events(g, p, result, events)
-    assert result.status == "optimal"
+    assert result.status == "optimal" or solver == "lns"  # the improvement search proves nothing
     assert events[0].source.startswith("warm start")
 
 

@@ -153,7 +153,7 @@ def test_to_ticks():
 
 
 @pytest.mark.parametrize("solver,nodes", [("cpsat", 60), pytest.param("milp", 30, marks=pytest.mark.slow), ("milp:cbc", 30),
-                                          pytest.param("portfolio", 60, marks=pytest.mark.slow)])
+                                          pytest.param("portfolio", 60, marks=pytest.mark.slow), ("lns", 150)])
 def test_time_limit_respected(solver, nodes):
     g = medium(3, nodes)
     solve(generators.diamond(), Platform(gpus=2), solver, time_limit=5)  # imports off the clock
@@ -174,7 +174,7 @@ def test_time_limit_respected(solver, nodes):
 # checks), and only pytest's "exception ignored" warning would remain.
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc", "portfolio"])
+@pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc", "portfolio", "lns"])
 def test_ctrl_c_returns_the_best_schedule(solver):
     g = medium(1, 60)
     p = Platform(gpus=2, streams=2)
@@ -220,7 +220,8 @@ for delay in [float(x) for x in sys.argv[4:]]:
 _CTRL_C_CASES = [("cpsat", 60, 20, [f"{0.05 + 0.11 * i:.2f}" for i in range(12)]),
                  ("milp", 30, 30, ["0.1", "0.3", "0.6", "1.0", "1.5"]),
                  ("astar", 40, 20, ["0.3", "0.8", "1.5", "3.0"]),
-                 ("portfolio", 40, 20, ["0.3", "0.8", "1.5", "3.0"])]
+                 ("portfolio", 40, 20, ["0.3", "0.8", "1.5", "3.0"]),
+                 ("lns", 200, 20, ["0.3", "0.8", "1.5", "3.0"])]
 
 
 @pytest.mark.slow

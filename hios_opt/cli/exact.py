@@ -7,6 +7,7 @@ stays cheap.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .common import (
     add_graph_argument,
@@ -53,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resolution", type=finite_float, default=None, metavar="MS",
                    help="CP-SAT time grid in ms (default: 0.001, finer for graphs timed in microseconds)")
     p.add_argument("--log", action="store_true", help="show the solver's log")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no live progress (shown on a terminal: elapsed, best makespan, bound, gap)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
     p.add_argument("--gantt", metavar="FILE",
                    help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
@@ -74,7 +77,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     warm = None if args.warm_start.lower() == "none" else args.warm_start
     result = solve(graph, platform, args.solver, time_limit=args.time_limit, workers=args.workers,
                    seed=args.seed, warm_start=warm, cost_model=model, log=args.log,
-                   resolution_ms=args.resolution)
+                   resolution_ms=args.resolution,
+                   progress=not (args.quiet or args.json or args.log) and sys.stderr.isatty())
     picture = None
     if args.gantt and result.schedule is not None:  # rendered before any file is written
         from ..viz import gantt_bytes

@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..bounds import best_bound
+from ..checks import check_bool
 from ..costs import StageModel
 from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
+from ..progress import SolveProgressBar
 from ..schedules import Schedule
 from .incumbent import SolveProgress
 from .interrupt import ctrl_c_scope
-from .registry import solver_spec
-from .request import SolveRequest
+from .registry import SolverSpec, solver_spec
+from .request import SolveRequest, check_options
 from .result import SolveResult, finish, with_incumbent
 from .warm import warm_start_schedule
 
@@ -41,6 +44,7 @@ def solve(
     resolution_ms: float | None = None,
     callback: Callable[[SolveProgress], Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    progress: bool = False,
 ) -> SolveResult:
     """Solve the scheduling problem exactly, or as far as the time limit allows.
 
@@ -93,6 +97,10 @@ def solve(
         solver's) or the proven bound improves; from whichever thread found
         it, never twice at once. The result is never worse than a schedule
         it was shown. An exception it raises stops the solve and is raised.
+    progress : bool
+        Show a live progress bar (elapsed time, best makespan, bound, gap,
+        and who found the best schedule) on a terminal or in a notebook
+        (:class:`hios_opt.progress.SolveProgressBar`), besides ``callback``.
     options : mapping, optional
         The solver's own options: for ``"lns"`` the fields of
         :class:`~hios_opt.exact.lns.LnsOptions` (``max_iterations`` gives a
@@ -127,14 +135,34 @@ def solve(
     6.5
     """
     spec, variant = solver_spec(solver)
-    request = SolveRequest(graph, platform, cost_model, time_limit, workers, seed, log, resolution_ms, callback,
-                           options=_solver_options(spec.name, spec.options, options))
-    label = solver
+    check_bool(progress, "progress")
+    if not progress:
+        return _solve(graph, platform, spec, variant, warm_start,
+                      SolveRequest(graph, platform, cost_model, time_limit, workers, seed, log, resolution_ms,
+                                   callback, options=_solver_options(spec.name, spec.options, options)))
+    check_options(time_limit, workers, seed, resolution_ms)  # before the bar is drawn
+    with SolveProgressBar(time_limit, description=f"{solver}: {graph.name}") as bar:
+        def both(event: SolveProgress) -> None:
+            bar(event)
+            if callback is not None:
+                callback(event)
+
+        return _solve(graph, platform, spec, variant, warm_start,
+                      SolveRequest(graph, platform, cost_model, time_limit, workers, seed, log, resolution_ms,
+                                   both, options=_solver_options(spec.name, spec.options, options)))
+
+
+def _solve(graph: OpGraph, platform: Platform, spec: SolverSpec, variant: str, warm_start: str | Schedule | None,
+           request: SolveRequest) -> SolveResult:
+    cost_model = request.cost_model
+    label = spec.name + (f":{variant}" if variant else "")
     # A Ctrl-C is also recorded, so that one whose KeyboardInterrupt is lost
     # (raised inside a finalizer or gc callback) still stops the search.
     with ctrl_c_scope() as pressed:
         try:
             prepared, label = spec.prepare(request, variant)
+            request.incumbent.raise_bound(best_bound(graph, platform, cost_model,
+                                                     time_limit=min(10.0, 0.1 * request.remaining())).value_ms)
             request.warm = warm_start_schedule(graph, platform, warm_start, cost_model, request.deadline,
                                                request.incumbent)
             result = spec.run(request, prepared)
