@@ -19,6 +19,7 @@ import math
 import time
 from typing import Any
 
+from ..checks import check_int
 from ..costs import StageModel
 from ..errors import AlgorithmError, HiosError, OptionError, ProblemTooLargeError
 from ..evaluate import evaluate
@@ -30,13 +31,16 @@ from .candidates import Candidates, count_candidates, stage_candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_candidates", "count_candidates",
-           "Candidates", "MAX_INTERVALS"]
+           "Candidates", "MAX_INTERVALS", "MAX_SEED"]
 
 #: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
 SOLVERS = ("cpsat", "milp", "astar", "portfolio")
 
 #: Largest number of (candidate, GPU) pairs a CP-SAT model may have.
 MAX_INTERVALS = 400_000
+
+#: Largest ``seed``: CP-SAT, HiGHS and CBC take a 32-bit signed seed.
+MAX_SEED = 2**31 - 1
 
 #: Heuristics tried by ``warm_start="auto"``, when :mod:`hios_opt.heuristics` exists.
 WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp")
@@ -147,8 +151,7 @@ def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolu
         raise OptionError(f"time_limit must be a number of seconds > 0 (or None for no limit), got {time_limit!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise OptionError(f"seed must be an integer >= 0, got {seed!r}")
+    check_int(seed, "seed", min_value=0, max_value=MAX_SEED)
     if resolution_ms is not None and (isinstance(resolution_ms, bool) or not isinstance(resolution_ms, (int, float))
                                       or not math.isfinite(resolution_ms) or resolution_ms <= 0):
         raise OptionError(f"resolution_ms must be a finite number > 0 (or None: automatic), got {resolution_ms!r}")
@@ -197,7 +200,8 @@ def solve(
         (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
         large-neighbourhood search keeps the other thread.
     seed : int
-        Random seed of the solver.
+        Random seed of the solver, ``0 .. MAX_SEED`` (``2**31 - 1``: the
+        solvers take 32-bit seeds).
     warm_start : "auto", heuristic name, Schedule or None
         Start from this schedule (see :func:`warm_start_schedule`); its
         makespan bounds the search from above.

@@ -88,6 +88,9 @@ from .result import SolveResult, finish
 
 __all__ = ["solve_milp", "pulp_solver", "check_size", "MAX_VARIABLES", "ALIASES"]
 
+# CBC takes a 32-bit seed and 0 means its own default: seeds go to 1 .. 2**31 - 1.
+MAX_CBC_SEED = 2**31 - 1
+
 #: Largest number of MILP variables :func:`check_size` lets through.
 MAX_VARIABLES = 200_000
 
@@ -424,7 +427,7 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
     if gap_abs is not None:
         kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
     if backend == "PULP_CBC_CMD":
-        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed + 1}"])
+        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed % MAX_CBC_SEED + 1}"])
     elif warm:
         kwargs["warmStart"] = True
     try:
