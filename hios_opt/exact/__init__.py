@@ -135,11 +135,16 @@ def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel 
     return cands
 
 
-def _grid(graph: OpGraph, platform: Platform, cost_model: StageModel | None, resolution_ms: float | None) -> float:
-    """The CP-SAT time grid: the caller's, or :func:`~hios_opt.exact.cpsat.auto_resolution`."""
-    from .cpsat import auto_resolution
+def _grid(graph: OpGraph, platform: Platform, cost_model: StageModel | None, resolution_ms: float | None,
+          cands: Candidates) -> float:
+    """The CP-SAT time grid: the caller's (refused when too fine for the
+    model's integers), or :func:`~hios_opt.exact.cpsat.auto_resolution`."""
+    from .cpsat import auto_resolution, check_ticks
 
-    return float(resolution_ms) if resolution_ms is not None else auto_resolution(graph, platform, cost_model)
+    if resolution_ms is None:
+        return auto_resolution(graph, platform, cost_model)
+    check_ticks(graph, cands, float(resolution_ms))
+    return float(resolution_ms)
 
 
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
@@ -258,11 +263,11 @@ def solve(
                 from .cpsat import solve_cpsat
 
                 cands = cpsat_candidates(graph, platform, cost_model)
+                grid = _grid(graph, platform, cost_model, resolution_ms, cands)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                   resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
-                                   cost_model=cost_model)
+                                   resolution_ms=grid, cost_model=cost_model)
             if solver == "astar":
                 from .astar import solve_astar
 
@@ -279,12 +284,11 @@ def solve(
                     cp_cands: Candidates | None = cpsat_candidates(graph, platform, cost_model)
                 except ProblemTooLargeError as exc:
                     cp_cands, refused = None, f"CP-SAT model too large: {exc}"
+                grid = _grid(graph, platform, cost_model, resolution_ms, cands)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_portfolio(graph, platform, cands, cp_cands, warm=warm, deadline=deadline,
                                        started=started, time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                       resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
-                                       cost_model=cost_model,
-                                       refused=refused)
+                                       resolution_ms=grid, cost_model=cost_model, refused=refused)
             from .milp import check_size, default_backend, pulp_solver, solve_milp
 
             backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())
