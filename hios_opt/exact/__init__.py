@@ -31,7 +31,7 @@ from .candidates import Candidates, count_candidates, stage_candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_candidates", "count_candidates",
-           "Candidates", "MAX_INTERVALS", "MAX_SEED"]
+           "Candidates", "MAX_INTERVALS", "MAX_SEED", "WarmStartInterrupted"]
 
 #: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
 SOLVERS = ("cpsat", "milp", "astar", "portfolio")
@@ -76,7 +76,9 @@ def warm_start_schedule(
     that module is not available; with a ``deadline`` (``time.monotonic()``
     seconds) a heuristic whose estimated run time would pass it is skipped, so
     that a warm start never eats the solve's time limit on a large graph; a heuristic name: that heuristic; a
-    :class:`Schedule`: itself, validated; ``None``: no warm start.
+    :class:`Schedule`: itself, validated; ``None``: no warm start. A Ctrl-C
+    during ``"auto"`` raises :class:`WarmStartInterrupted` (a
+    ``KeyboardInterrupt``) that holds the best schedule found so far.
 
     >>> from hios_opt import generators, Platform
     >>> s = warm_start_schedule(generators.chain(3), Platform(gpus=2))
@@ -102,21 +104,34 @@ def warm_start_schedule(
             raise AlgorithmError(f"warm start {warm_start!r} needs hios_opt.heuristics, which is not available; "
                                  "use 'auto', 'sequential', a Schedule or None")
         return _heuristic(graph, platform, warm_start, cost_model)
-    best, best_span = _sequential(graph, platform), math.inf
-    best_span = evaluate(graph, platform, best, cost_model).makespan
-    if have_heuristics:
-        for name in WARM_ALGORITHMS:
-            estimate = _WARM_SECONDS_PER_OPS2[name] * graph.n_ops ** 2
-            if deadline is not None and time.monotonic() + estimate > deadline:
-                continue
-            try:
-                sched = _heuristic(graph, platform, name, cost_model)
-                span = evaluate(graph, platform, sched, cost_model).makespan
-            except HiosError:
-                continue
-            if span < best_span:
-                best, best_span = sched, span
+    best: Schedule | None = None
+    try:
+        best = _sequential(graph, platform)
+        best_span = evaluate(graph, platform, best, cost_model).makespan
+        if have_heuristics:
+            for name in WARM_ALGORITHMS:
+                estimate = _WARM_SECONDS_PER_OPS2[name] * graph.n_ops ** 2
+                if deadline is not None and time.monotonic() + estimate > deadline:
+                    continue
+                try:
+                    sched = _heuristic(graph, platform, name, cost_model)
+                    span = evaluate(graph, platform, sched, cost_model).makespan
+                except HiosError:
+                    continue
+                if span < best_span:
+                    best, best_span = sched, span
+    except KeyboardInterrupt:
+        raise WarmStartInterrupted(best) from None
     return best
+
+
+class WarmStartInterrupted(KeyboardInterrupt):
+    """Ctrl-C while :func:`warm_start_schedule` tried its heuristics:
+    ``best`` is the shortest schedule it had found (``None``: none yet)."""
+
+    def __init__(self, best: Schedule | None) -> None:
+        super().__init__()
+        self.best = best
 
 
 def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel | None) -> Candidates:
@@ -298,8 +313,11 @@ def solve(
             warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
             return solve_milp(graph, platform, cands, backend, warm=warm, deadline=deadline, started=started,
                               time_limit=time_limit, workers=workers, seed=seed, log=log, cost_model=cost_model)
-        except KeyboardInterrupt:
-            # Ctrl-C outside the solver's own search: the warm start, if any.
+        except KeyboardInterrupt as exc:
+            # Ctrl-C outside the solver's own search: the warm start, if any,
+            # or the best heuristic schedule when it came during the warm start.
+            if warm is None and isinstance(exc, WarmStartInterrupted):
+                warm = exc.best
             return _interrupted(graph, platform, cost_model, name, warm, started, time_limit)
         except Exception:
             # A Ctrl-C that a library turned into another error: pybind11
