@@ -122,3 +122,21 @@ def test_cli_extreme_numbers(argv, culprit, capsys, tmp_path):
         assert code == 0 and "optimal" in captured.out and captured.err == ""
     else:
         assert code == 2 and captured.err.count("\n") == 1 and culprit in captured.err
+
+
+# ------------------------------------------------------------ refusal messages
+def test_too_many_candidates_with_one_stream_does_not_advise_one_stream():
+    """A 200,000-op graph with streams=1 was told to "use streams=1", and
+    "counting stopped at 3,518,762,456" contradicted "stops at 100,000"."""
+    from hios_opt.errors import ProblemTooLargeError
+    from hios_opt.exact import stage_candidates
+
+    g = ho.generators.wide_layer(6)  # 8 ops, 23 candidates with 2 streams
+    with pytest.raises(ProblemTooLargeError) as info:
+        stage_candidates(g, 1, max_candidates=5)
+    assert "has 8 ops, more than the 5 stage candidates" in str(info.value)
+    assert "streams=1" not in str(info.value)
+    with pytest.raises(ProblemTooLargeError) as info:
+        stage_candidates(g, 2, max_candidates=10)
+    assert "more than 10 possible stages of at most 2 independent ops (at least " in str(info.value)
+    assert "streams=1" in str(info.value) and "stopped at" not in str(info.value)
