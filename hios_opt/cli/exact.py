@@ -17,6 +17,7 @@ from .common import (
     load_graph,
     platform_from_args,
     positive_int,
+    shown,
 )
 
 
@@ -119,6 +120,6 @@ def _no_schedule(result, missing: list[str]) -> int:
     import sys
 
     why = "interrupted" if result.interrupted else f"status {result.status}"
-    print(f"error: no schedule ({why}, no warm start), so {' and '.join(missing)} not written; "
+    print(f"error: no schedule ({why}, no warm start), so {' and '.join(map(shown, missing))} not written; "
           "give more time or a warm start", file=sys.stderr)
     return 1

@@ -20,6 +20,7 @@ from .common import (
     load_graph,
     platform_from_args,
     positive_int,
+    shown,
 )
 
 # Kept here rather than imported so that building the parser stays cheap.
@@ -132,7 +133,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    "lower_bound_ms": df.attrs["lower_bound_ms"], "sequential_ms": df.attrs["sequential_ms"],
                    "rows": rows, "csv": args.csv})
         return 0
-    print(f"{graph.name}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
+    print(f"{shown(graph.name)}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
           f"{platform.streams} stream(s); lower bound {df.attrs['lower_bound_ms']:.6g} ms")
     formatters = {"makespan_ms": "{:.6g}".format, "speedup": "{:.3f}".format, "bound_ratio": "{:.3f}".format,
                   "time_s": "{:.4f}".format, "gap": lambda x: "-" if math.isnan(x) else f"{x:.2%}"}
