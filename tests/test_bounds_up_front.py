@@ -12,7 +12,7 @@ import pytest
 from hios_opt import generators
 from hios_opt.errors import ModelError, OptionError
 
-from .test_cli_errors import assert_one_line_error, run
+from .support.cli import assert_one_line_error, run
 
 
 @pytest.mark.parametrize("argv, culprit", [

@@ -15,7 +15,7 @@ import pytest
 import hios_opt as ho
 from hios_opt.cli import MAX_ERROR_CHARS, main
 
-from .test_cli_errors import assert_one_line_error, run
+from .support.cli import assert_one_line_error, run
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX special files")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import hios_opt as ho
-from hios_opt.exact import _cbc
-from hios_opt.exact._cbc import FOLDER_PREFIX, GRACE_S, sweep_folders
+from hios_opt.exact import cbc as _cbc
+from hios_opt.exact.cbc import FOLDER_PREFIX, GRACE_S, sweep_folders
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and PR_SET_PDEATHSIG")

@@ -11,7 +11,8 @@ from hios_opt import Platform, Schedule, Stage, evaluate
 from hios_opt.errors import ProfileError
 from hios_opt.profile import LinkModel, cache_path, measure_costs, measure_link
 from hios_opt.trace import trace
-from tests.test_executor import build
+
+from .support.nets import build
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def private_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-FAST = {"warmup": 1, "repeat": 3, "progress": False, "link": LinkModel("cpu", "cpu", 5.0, 0.01, ())}
+FAST = {"warmup": 1, "repeat": 3, "progress": False, "link": LinkModel(bandwidth_gbps=5.0, latency_us=10.0, device_a="cpu", device_b="cpu")}
 
 
 def test_measured_graph(traced, private_cache) -> None:
@@ -119,9 +120,9 @@ def test_max_pairs_prefers_close_depths() -> None:
 
 def test_measure_link() -> None:
     link = measure_link("cpu", sizes=(1 << 12, 1 << 14, 1 << 16), warmup=1, repeat=3)
-    assert link.bandwidth_gbps > 0 and link.latency_ms >= 0 and len(link.samples) == 3
+    assert link.bandwidth_gbps > 0 and link.latency_us >= 0 and len(link.samples) == 3
     assert link.transfer_ms(1 << 20) > link.transfer_ms(0)
-    assert set(link.to_dict()) == {"device_a", "device_b", "bandwidth_gbps", "latency_ms", "samples"}
+    assert set(link.to_dict()) == {"device_a", "device_b", "bandwidth_gbps", "latency_us", "samples"}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
@@ -133,7 +134,7 @@ def test_cuda_profile_without_gpu(traced) -> None:
 
 
 def test_failing_op_raises_profile_error(private_cache) -> None:
-    from tests.test_executor import _FAULT, Faulty
+    from .support.nets import _FAULT, Faulty
 
     model = Faulty().eval()
     traced = trace(model, torch.randn(2, 4))

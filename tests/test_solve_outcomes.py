@@ -8,7 +8,6 @@ import json
 import pytest
 
 import hios_opt as ho
-import hios_opt.exact as exact
 from hios_opt.cli import main
 
 
@@ -16,25 +15,20 @@ from hios_opt.cli import main
 def test_ctrl_c_during_the_warm_start_keeps_the_heuristics_so_far(solver, monkeypatch):
     """A Ctrl-C while "auto" tried its heuristics dropped the ones done; the
     README promises the best schedule so far."""
-    real = exact._heuristic
+    import hios_opt.exact.warm as warm
 
-    def heuristic(graph, platform, name, cost_model):
+    real = warm.schedule
+
+    def heuristic(graph, platform, name, **kwargs):
         if name == "hios-mr":  # after sequential and heft
             raise KeyboardInterrupt
-        return real(graph, platform, name, cost_model)
+        return real(graph, platform, name, **kwargs)
 
-    monkeypatch.setattr(exact, "_heuristic", heuristic)
+    monkeypatch.setattr(warm, "schedule", heuristic)
     g, p = ho.generators.diamond(), ho.Platform(gpus=2)
-    r = exact.solve(g, p, solver, time_limit=10)
+    r = ho.solve(g, p, solver, time_limit=10)
     assert r.interrupted and r.schedule is not None
-    assert r.warm_start == "heft" and r.makespan_ms == 5.0 == ho.evaluate(g, p, r.schedule).makespan
-
-
-def test_warm_start_interrupted_is_a_keyboard_interrupt(monkeypatch):
-    monkeypatch.setattr(exact, "_sequential", lambda graph, platform: (_ for _ in ()).throw(KeyboardInterrupt))
-    with pytest.raises(KeyboardInterrupt) as info:
-        exact.warm_start_schedule(ho.generators.diamond(), ho.Platform(gpus=2))
-    assert isinstance(info.value, exact.WarmStartInterrupted) and info.value.best is None
+    assert r.makespan_ms == 5.0 == ho.evaluate(g, p, r.schedule).makespan  # heft's, not sequential's 7 ms
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])

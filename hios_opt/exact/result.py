@@ -7,14 +7,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..bounds import lower_bound
+from ..bounds import best_bound
 from ..costs import StageModel
 from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
+from .incumbent import Incumbent
 
-__all__ = ["SolveResult", "STATUSES", "RELATIVE_TOLERANCE", "finish"]
+__all__ = ["SolveResult", "STATUSES", "RELATIVE_TOLERANCE", "finish", "with_incumbent"]
 
 #: Possible values of :attr:`SolveResult.status`.
 STATUSES = ("optimal", "feasible", "infeasible", "unknown")
@@ -44,7 +45,7 @@ class SolveResult:
         :func:`hios_opt.evaluate`'s makespan of ``schedule``.
     lower_bound_ms : float
         Proven lower bound on every schedule's makespan (at least
-        :func:`hios_opt.bounds.lower_bound`).
+        :func:`hios_opt.bounds.best_bound`).
     gap : float or None
         ``(makespan_ms - lower_bound_ms) / lower_bound_ms``; ``None`` without
         a schedule or when the bound is 0.
@@ -157,7 +158,8 @@ def finish(
     Every schedule in ``schedules`` (solver solutions and the warm start) is
     evaluated with :func:`hios_opt.evaluate`; the shortest is returned. The
     bound is the larger of ``solver_bound_ms`` and the cheap
-    :func:`~hios_opt.bounds.lower_bound`, never above the makespan found.
+    :func:`~hios_opt.bounds.best_bound` (every bound of :mod:`hios_opt.bounds`),
+    never above the makespan found.
     ``slack_ms`` is the largest difference between the makespan and the bound
     that rounding alone (time resolution, solver tolerances) can explain; it
     is added to the float tolerance that decides ``"optimal"``.
@@ -170,7 +172,7 @@ def finish(
         span = evaluate(graph, platform, sched, cost_model).makespan
         if span < best_span:
             best, best_span = sched, span
-    bound = lower_bound(graph, platform, cost_model)
+    bound = best_bound(graph, platform, cost_model).value_ms
     if solver_bound_ms is not None and math.isfinite(solver_bound_ms):
         bound = max(bound, solver_bound_ms)
     makespan = None if best is None else best_span
@@ -200,3 +202,22 @@ def finish(
         warm_start=None if warm is None else warm.algorithm, warm_start_makespan_ms=warm_span,
         tolerance_ms=tolerance, interrupted=interrupted, time_limit_s=time_limit_s,
     )
+
+
+def with_incumbent(result: SolveResult, graph: OpGraph, platform: Platform, cost_model: StageModel | None,
+                   incumbent: Incumbent, warm: Schedule | None) -> SolveResult:
+    """``result``, improved by what the solve's incumbent holds: a shorter
+    schedule (one its callback was shown) or a larger proven bound (each
+    bound a search reported is valid for every schedule, so the largest is).
+    The same ``result`` when neither is better."""
+    shorter = incumbent.best is not None and (result.makespan_ms is None or incumbent.best_ms < result.makespan_ms)
+    higher = incumbent.bound_ms > result.lower_bound_ms and (result.makespan_ms is None
+                                                              or result.lower_bound_ms < result.makespan_ms)
+    if not (shorter or higher):
+        return result
+    slack = max(0.0, result.tolerance_ms - RELATIVE_TOLERANCE * max(1.0, result.makespan_ms or 0.0))
+    return finish(graph, platform, cost_model, solver=result.solver, solver_status=result.solver_status,
+                  schedules=[result.schedule, incumbent.best], solver_bound_ms=max(result.lower_bound_ms,
+                                                                                   incumbent.bound_ms),
+                  slack_ms=slack, stats=result.stats, warm=warm, wall_time_s=result.wall_time_s,
+                  interrupted=result.interrupted, time_limit_s=result.time_limit_s)
