@@ -148,9 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .._optional import is_missing, missing_dependency
 
         missing = is_missing(exc)
-        if missing is None or args.debug:
+        if missing is None or debug:
             raise
-        print(f"error: {missing_dependency(missing)}", file=sys.stderr)
+        _error(str(missing_dependency(missing)))
         return 2
     except OSError as exc:
         if debug:
