@@ -21,12 +21,14 @@ hios_opt.errors.OptionError: gpus must be an integer >= 1, got True
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from .errors import AlgorithmError, HiosError, OptionError
 
-__all__ = ["is_number", "is_finite_number", "check_int", "check_number", "check_bool", "canonical_name", "shorten"]
+__all__ = ["is_number", "is_finite_number", "check_int", "check_number", "check_bool", "canonical_name", "shorten",
+           "printable"]
 
 
 def shorten(value: Any, limit: int = 40) -> str:
@@ -37,6 +39,24 @@ def shorten(value: Any, limit: int = 40) -> str:
     "'xxxxxxxxx"
     """
     return f"{value!r:.{limit}}"
+
+
+# Control characters (C0 but tab and newline, DEL, C1) and lone surrogates.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNPRINTABLE_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    r"""``text`` with control characters and lone surrogates written as
+    escapes (``\x1b``, ``\udc80``), so that a name read from a file can
+    neither drive the terminal (clear the screen, forge a line) nor fail to
+    encode; tabs stay, and newlines too unless ``newlines=True``.
+
+    >>> printable("evil\x1b[2J"), printable("a\nb", newlines=True), printable("\udc80")
+    ('evil\\x1b[2J', 'a\\nb', '\\udc80')
+    """
+    pattern = _UNPRINTABLE_OR_NEWLINE if newlines else _UNPRINTABLE
+    return pattern.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
 def is_number(value: Any) -> bool:

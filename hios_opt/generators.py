@@ -12,10 +12,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from .checks import shorten
 from .errors import OptionError
 from .graph import Edge, Op, OpGraph
 
 __all__ = [
+    "MAX_NODES",
+    "MAX_EDGES",
     "random_layered",
     "chain",
     "diamond",
@@ -38,6 +41,12 @@ def _check_range(value: Sequence[float], name: str, low: float, high: float | No
         upper = f" and <= {high:g}" if high is not None else ""
         raise OptionError(f"{name} must satisfy {low:g} <= low <= high{upper}, got ({a:g}, {b:g})")
     return a, b
+
+
+#: Largest graph :func:`random_layered` makes: about 250 MB of JSON at the
+#: upper ends, the size of file hios-opt reads by default.
+MAX_NODES = 1_000_000
+MAX_EDGES = 2_000_000
 
 
 def random_layered(
@@ -81,9 +90,13 @@ def random_layered(
     >>> g.n_ops, g.n_edges, len(g.sources()), len(g.sinks())
     (20, 40, 1, 1)
     """
-    for value, label, low in ((nodes, "nodes", 3), (edges, "edges", 2), (layers, "layers", 1)):
+    for value, label, low, high in ((nodes, "nodes", 3, MAX_NODES), (edges, "edges", 2, MAX_EDGES),
+                                    (layers, "layers", 1, MAX_NODES)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise OptionError(f"{label} must be an integer >= {low}, got {value!r}")
+            raise OptionError(f"{label} must be an integer >= {low}, got {shorten(value)}")
+        if value > high:  # 10**8 nodes ended in a MemoryError after minutes
+            raise OptionError(f"{label} must be at most {high:,} (a graph that large would not fit in memory, "
+                              f"nor in a file hios-opt reads), got {value:,}")
     if isinstance(ccr, bool) or not isinstance(ccr, (int, float)) or not ccr >= 0 or ccr == float("inf"):
         raise OptionError(f"ccr must be a finite number >= 0, got {ccr!r}")
     lat_lo, lat_hi = _check_range(latency_range, "latency_range", 0.0, None)

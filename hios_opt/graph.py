@@ -17,7 +17,8 @@ from functools import cached_property
 from heapq import heapify, heappop, heappush
 from typing import Any
 
-from ._io import check_header, finite, read_json, require, write_json_atomic
+from ._io import check_finite_tree, check_header, finite, read_json, require, write_json_atomic
+from .checks import shorten
 from .errors import (
     CycleError,
     DuplicateOpError,
@@ -29,6 +30,9 @@ from .errors import (
     UnknownOpError,
 )
 from .reach import ReachIndex
+
+# Longest op id (as repr) in a message: a culprit of megabytes makes no line of megabytes.
+_ID_CHARS = 200
 
 __all__ = ["Op", "Edge", "OpGraph", "longest_paths", "GRAPH_FORMAT", "GRAPH_VERSION", "REACH_BITS_MAX_OPS"]
 
@@ -105,8 +109,8 @@ def _as_op(item: Any, position: int) -> Op:
 
 def _checked_op(op: Op, position: int) -> Op:
     if not isinstance(op.id, str) or not op.id:
-        raise GraphError(f"op #{position}: id must be a non-empty string, got {op.id!r}")
-    where = f"op {op.id!r}"
+        raise GraphError(f"op #{position}: id must be a non-empty string, got {shorten(op.id, _ID_CHARS)}")
+    where = f"op {shorten(op.id, _ID_CHARS)}"
     latency = finite(op.latency_ms, f"{where}: latency_ms")
     util = finite(op.utilization, f"{where}: utilization", minimum=0.0, strict=True)
     if util > 1.0:
@@ -147,7 +151,7 @@ def _as_edge(item: Any, position: int) -> Edge:
         edge = Edge(*item)
     else:
         raise GraphError(f"edge #{position}: expected an Edge, a dict or a (src, dst[, comm_ms]) tuple, got {item!r:.60}")
-    name = f"edge {edge.src!r} -> {edge.dst!r}"
+    name = f"edge {shorten(edge.src, _ID_CHARS)} -> {shorten(edge.dst, _ID_CHARS)}"
     comm = edge.comm_ms
     if comm is not None:
         comm = finite(comm, f"{name}: comm_ms")
@@ -165,7 +169,7 @@ def _as_edge(item: Any, position: int) -> Edge:
 def _op_from_dict(d: Mapping[str, Any], where: str) -> Op:
     d = dict(d)
     op_id = require(d, "id", where, str)
-    where = f"op {op_id!r}"
+    where = f"op {shorten(op_id, _ID_CHARS)}"
     known = {"id", "latency_ms", "utilization", "output_bytes", "kind", "flops", "shape"}
     unknown = sorted(set(d) - known)
     if unknown:
@@ -319,7 +323,7 @@ class OpGraph:
         index: dict[str, int] = {}
         for i, op in enumerate(op_list):
             if op.id in index:
-                raise DuplicateOpError(f"duplicate op id {op.id!r} (ops #{index[op.id]} and #{i})")
+                raise DuplicateOpError(f"duplicate op id {shorten(op.id, _ID_CHARS)} (ops #{index[op.id]} and #{i})")
             index[op.id] = i
         self._ops = tuple(op_list)
         self._index = index
@@ -330,7 +334,8 @@ class OpGraph:
         for edge in edge_list:
             for end in (edge.src, edge.dst):
                 if end not in index:
-                    raise UnknownOpError(f"edge {edge.src!r} -> {edge.dst!r}: unknown op {end!r}")
+                    raise UnknownOpError(f"edge {shorten(edge.src, _ID_CHARS)} -> {shorten(edge.dst, _ID_CHARS)}: "
+                                         f"unknown op {shorten(end, _ID_CHARS)}")
             if edge.src == edge.dst:
                 raise SelfLoopError(f"edge {edge.src!r} -> {edge.dst!r} is a self-loop")
             key = (index[edge.src], index[edge.dst])
@@ -812,6 +817,7 @@ class OpGraph:
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise FormatError(f"{source}: field 'meta' must be an object")
+        check_finite_tree(meta, f"{source}: field 'meta'")
         name = data.get("name", "graph")
         if not isinstance(name, str):
             raise FormatError(f"{source}: field 'name' must be a string")

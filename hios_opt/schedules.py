@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._io import check_header, read_json, require, write_json_atomic
+from ._io import check_finite_tree, check_header, read_json, require, write_json_atomic
 from .errors import FormatError, ScheduleError
 from .platform import MAX_GPUS, MAX_STREAMS
 
@@ -202,6 +202,7 @@ class Schedule:
         meta = data.get("meta", {})
         if not isinstance(meta, Mapping):
             raise FormatError(f"{source}: field 'meta' must be an object")
+        check_finite_tree(meta, f"{source}: field 'meta'")
         return cls(stages, gpus=gpus, streams=streams, algorithm=data.get("algorithm", "unknown"),
                    graph_name=data.get("graph", "graph"), makespan_ms=makespan, meta=dict(meta), **extra)
 

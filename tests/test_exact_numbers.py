@@ -131,3 +131,21 @@ def test_milp_warm_start_within_its_bounds_despite_float_noise():
     g = ho.OpGraph.load("models/squeezenet_331_h100.json")
     r = ho.solve(g, ho.Platform(gpus=2), "milp", time_limit=3, workers=1)
     assert r.status in ("optimal", "feasible") and r.makespan_ms <= r.warm_start_makespan_ms
+
+
+# ------------------------------------------------------------ refusal messages
+def test_too_many_candidates_with_one_stream_does_not_advise_one_stream():
+    """A 200,000-op graph with streams=1 was told to "use streams=1", and
+    "counting stopped at 3,518,762,456" contradicted "stops at 100,000"."""
+    from hios_opt.errors import ProblemTooLargeError
+    from hios_opt.exact import stage_candidates
+
+    g = ho.generators.wide_layer(6)  # 8 ops, 23 candidates with 2 streams
+    with pytest.raises(ProblemTooLargeError) as info:
+        stage_candidates(g, 1, max_candidates=5)
+    assert "has 8 ops, more than the 5 stage candidates" in str(info.value)
+    assert "streams=1" not in str(info.value)
+    with pytest.raises(ProblemTooLargeError) as info:
+        stage_candidates(g, 2, max_candidates=10)
+    assert "more than 10 possible stages of at most 2 independent ops (at least " in str(info.value)
+    assert "streams=1" in str(info.value) and "stopped at" not in str(info.value)

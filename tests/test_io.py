@@ -34,11 +34,11 @@ def test_written_file_gets_the_umask_permissions(tmp_path, umask, mask):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     assert mode(new) == 0o666 & ~mask == mode(plain)
-    existing = tmp_path / "existing.json"  # replacing a file gives it the same permissions
+    existing = tmp_path / "existing.json"  # replacing a file keeps its permissions (issue #22)
     existing.write_text("{}")
-    os.chmod(existing, 0o600)
+    os.chmod(existing, 0o640)
     write_json_atomic(existing, {"b": 2})
-    assert mode(existing) == 0o666 & ~mask
+    assert mode(existing) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.json", "new.json", "plain.txt"]
 
 

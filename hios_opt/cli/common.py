@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..checks import printable, shorten
 from ..costs import AnalyticModel, MeasuredModel, StageModel
-from ..errors import OptionError
+from ..errors import FormatError, OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 
 __all__ = [
     "add_graph_argument", "load_graph", "add_platform_arguments", "platform_from_args", "cost_model_from_args",
-    "emit_json", "bundled_data_dir",
+    "emit_json", "bundled_data_dir", "check_output_paths", "shown",
 ]
 
 
@@ -25,6 +27,61 @@ def bundled_data_dir() -> Path:
     from ..data import folder
 
     return folder()
+
+
+#: Arguments (``dest``) that name files a command reads, and files it writes.
+INPUT_ARGS = {"graph": "the input graph", "schedule": "the input schedule", "graphs": "an input graph"}
+OUTPUT_ARGS = {"output": "-o", "gantt": "--gantt", "csv": "--csv", "trace_out": "--trace-out"}
+
+
+def _input_file(spec: str) -> Path | None:
+    """The file a graph or schedule argument names (as :func:`load_graph`
+    finds it), or ``None`` (``named:``, or no such file)."""
+    if spec.startswith("named:"):
+        return None
+    for path in (Path(spec), bundled_data_dir() / spec):
+        try:
+            if path.is_file():
+                return path
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _same_file(a: str, b: str | Path) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output file that is one of the command's
+    input files (``solve g.json -o g.json`` overwrote the graph with the
+    schedule), two outputs that are one file, or an output whose folder does
+    not exist (it is not created: ``-o /nonexistent/dir/x.json`` made folders
+    at the root)."""
+    outputs = [(flag, getattr(args, dest)) for dest, flag in OUTPUT_ARGS.items()
+               if isinstance(getattr(args, dest, None), str)]
+    for dest, what in INPUT_ARGS.items():
+        specs = getattr(args, dest, None)
+        for spec in specs if isinstance(specs, list) else [specs]:
+            found = _input_file(spec) if isinstance(spec, str) else None
+            for flag, out in outputs:
+                if found is not None and os.path.exists(out) and _same_file(out, found):
+                    raise OptionError(f"{flag} {shorten(out, 200)} is {what} ({shorten(spec, 200)}); refusing to "
+                                      "overwrite it, write elsewhere")
+    for i, (flag_a, a) in enumerate(outputs):
+        for flag_b, b in outputs[i + 1:]:
+            if _same_file(a, b):
+                raise OptionError(f"{flag_a} and {flag_b} name one file, {shorten(a, 200)}; give each its own")
+    for flag, out in outputs:
+        folder = os.path.dirname(out) or "."
+        if not os.path.isdir(folder):
+            problem = "does not exist; create it first" if not os.path.lexists(folder) else "is not a folder"
+            raise OptionError(f"{flag} {shorten(out, 200)}: its folder {shorten(folder, 200)} {problem}")
 
 
 def add_graph_argument(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +156,17 @@ def cost_model_from_args(args: argparse.Namespace) -> StageModel:
     return MeasuredModel(AnalyticModel(alpha))
 
 
+def shown(value: Any) -> str:
+    """``value`` as text for a line of plain output: control characters,
+    newlines and lone surrogates escaped (a graph name can hold any of them)."""
+    return printable(str(value), newlines=True)
+
+
 def emit_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=1, allow_nan=False, default=str)
-    sys.stdout.write("\n")
+    """Print ``data`` as JSON, all or nothing: a value JSON cannot hold (NaN,
+    infinity) is a :class:`FormatError` before anything is printed."""
+    try:
+        text = json.dumps(data, indent=1, allow_nan=False, default=str)
+    except ValueError as exc:
+        raise FormatError(f"cannot print the result as JSON ({exc})") from None
+    sys.stdout.write(text + "\n")

@@ -18,6 +18,7 @@ from .common import (
     load_graph,
     platform_from_args,
     positive_int,
+    shown,
 )
 
 
@@ -79,7 +80,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(info)
         return 0
-    print(f"graph           {info['name']}")
+    print(f"graph           {shown(info['name'])}")
     print(f"ops / edges     {info['ops']} / {info['edges']}")
     print(f"total work      {info['total_work_ms']:.4f} ms (sequential makespan)")
     print(f"critical path   {info['critical_path_ms']:.4f} ms ({info['critical_path_with_comm_ms']:.4f} ms with comm)")
@@ -90,7 +91,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"measured groups {len(graph.stage_table)}")
     source = graph.meta.get("source"), graph.meta.get("device")
     if any(source):
-        print(f"source          {source[0]} ({source[1]})")
+        print(f"source          {shown(source[0])} ({shown(source[1])})")
     return 0
 
 
@@ -141,7 +142,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                    "gpus": platform.gpus, "streams": platform.streams, "stages": len(schedule.stages),
                    "busy_ms": timeline.busy_ms, "gantt": args.gantt})
         return 0
-    print(f"makespan {timeline.makespan:.6g} ms  ({schedule.algorithm}, {len(schedule.stages)} stages, "
+    print(f"makespan {timeline.makespan:.6g} ms  ({shown(schedule.algorithm)}, {len(schedule.stages)} stages, "
           f"{platform.gpus} GPU(s) x {platform.streams} stream(s))")
     if schedule.makespan_ms is not None and abs(schedule.makespan_ms - timeline.makespan) > 1e-6 * max(1.0, timeline.makespan):
         print(f"note: the file records {schedule.makespan_ms:.6g} ms; the evaluator's number is above")

@@ -18,6 +18,7 @@ from .common import (
     load_graph,
     platform_from_args,
     positive_int,
+    shown,
 )
 
 
@@ -90,12 +91,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         from .._io import write_bytes_atomic
 
         write_bytes_atomic(args.gantt, picture)
+    # Files asked for but not written: no schedule came back (status unknown).
+    missing = [path for path in (args.output, args.gantt) if path and result.schedule is None]
     if args.json:
         out = result.to_dict()
-        out.update(graph=graph.name, gpus=platform.gpus, streams=platform.streams, output=args.output,
-                   gantt=args.gantt)
+        out.update(graph=graph.name, gpus=platform.gpus, streams=platform.streams,
+                   output=None if missing else args.output, gantt=None if missing else args.gantt)
         emit_json(out)
-        return 0
+        return _no_schedule(result, missing)
     gap = "-" if result.gap is None else f"{100 * result.gap:.3f}%"
     span = "-" if result.makespan_ms is None else f"{result.makespan_ms:.6g} ms"
     print(f"status       {result.status}{'  (interrupted)' if result.interrupted else ''}")
@@ -115,4 +118,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
     if args.gantt and result.schedule is not None:
         print(f"wrote {args.gantt}")
-    return 0
+    return _no_schedule(result, missing)
+
+
+def _no_schedule(result, missing: list[str]) -> int:
+    """Exit status 1, with an ``error:`` line, when files were asked for and
+    no schedule came back; else 0."""
+    if not missing:
+        return 0
+    import sys
+
+    why = "interrupted" if result.interrupted else f"status {result.status}"
+    print(f"error: no schedule ({why}, no warm start), so {' and '.join(map(shown, missing))} not written; "
+          "give more time or a warm start", file=sys.stderr)
+    return 1

@@ -132,9 +132,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.cuda_graph and backend != "cuda":
         raise OptionError(f"--cuda-graph needs the cuda backend, not {backend}")
     max_pairs = _max_pairs(args.max_pairs)
+    from ..executor.plan import check_timeout
     from ..graph import OpGraph
     from ..schedules import Schedule
 
+    check_timeout(args.timeout, "--timeout")  # up front: 1e30 s overflowed the waits after profiling
     schedule = Schedule.load(args.schedule)
     graph = OpGraph.load(args.graph) if args.graph else None
     granularity = args.granularity

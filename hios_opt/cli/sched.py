@@ -20,6 +20,7 @@ from .common import (
     load_graph,
     platform_from_args,
     positive_int,
+    shown,
 )
 
 # Kept here rather than imported so that building the parser stays cheap.
@@ -146,7 +147,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     bound_text = (f"lower bound {df.attrs['lower_bound_ms']:.6g} ms" if exact_bound is None else
                   f"lower bound {exact_bound:.6g} ms (proven by the solver; cheap bound "
                   f"{df.attrs['lower_bound_ms']:.6g} ms)")
-    print(f"{graph.name}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
+    print(f"{shown(graph.name)}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
           f"{platform.streams} stream(s); {bound_text}")
     print(format_table(df, ["algorithm", "makespan_ms", "lower_bound_ms", "gap", "speedup", "status", "time_s"]))
     if args.csv:

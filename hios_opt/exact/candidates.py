@@ -44,6 +44,7 @@ import math
 from dataclasses import dataclass
 from itertools import combinations
 
+from ..checks import shorten
 from ..costs import StageModel, default_model
 from ..errors import OptionError, ProblemTooLargeError
 from ..graph import OpGraph
@@ -212,6 +213,18 @@ def _dominated(members: tuple[int, ...], latency: float, latency_of) -> bool:
     return False
 
 
+def _too_many(graph: OpGraph, streams: int, count: int, limit: int) -> str:
+    """The refusal of a graph with more than ``limit`` stage candidates
+    (``count``: a lower bound on their number, where counting stopped)."""
+    name = shorten(graph.name, 80)
+    if streams == 1:  # the candidates are the ops themselves
+        return (f"graph {name} has {graph.n_ops} ops, more than the {limit:,} stage candidates an exact model "
+                "takes; use a heuristic schedule or a smaller graph")
+    return (f"graph {name} ({graph.n_ops} ops) has more than {limit:,} possible stages of at most {streams} "
+            f"independent ops (at least {count:,}); the exact model would not fit. Use streams=1 (or fewer "
+            "streams), a smaller graph, or a heuristic schedule")
+
+
 def stage_candidates(
     graph: OpGraph,
     streams: int,
@@ -264,11 +277,7 @@ def stage_candidates(
     streams = min(streams, n)
     count = count_candidates(graph, streams, limit=max_candidates)
     if count > max_candidates:
-        raise ProblemTooLargeError(
-            f"graph {graph.name!r} ({n} ops) has more than {max_candidates:,} possible stages of at most "
-            f"{streams} independent ops (counting stopped at {count:,}); the exact model would not fit. "
-            "Use streams=1 (or fewer streams), a smaller graph, or a heuristic schedule"
-        )
+        raise ProblemTooLargeError(_too_many(graph, streams, count, max_candidates))
     model = default_model(cost_model)
     cache: dict[tuple[int, ...], float] = {}
 

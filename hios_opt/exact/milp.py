@@ -9,6 +9,15 @@ the sequential makespan between 1,000 and 10,000 units when it lies outside
 1 ms .. 1e6 ms (:func:`time_unit`): the solvers' tolerances are absolute.
 HiGHS is the default: it proves paper-style 12-op 2 x 2 instances that CBC
 does not (``benchmarks/results/exact_summary.md``).
+
+CBC runs as a child process (:mod:`hios_opt.exact.cbc`) that keeps the time
+limit (it is stopped at the deadline, since it looks at neither its clock
+nor Ctrl-C while it preprocesses), never outlives the solve and leaves no
+file behind. When its time runs out before it has a solution (CBC 2.10 then
+may also crash or call the model infeasible), the warm start is returned
+(``solver_status="TIME_LIMIT"``); a CBC that fails otherwise gives the warm
+start with ``solver_status="SOLVER_FAILED"`` and ``stats["solver_error"]``,
+or a :class:`~hios_opt.errors.SolverError` without one.
 """
 
 from __future__ import annotations
@@ -17,7 +26,6 @@ import math
 import os
 import re
 import signal
-import tempfile
 import time
 from typing import Any
 
@@ -392,15 +400,15 @@ def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveR
                       schedules=[warm], solver_bound_ms=lower * unit, stats=stats, warm=warm,
                       wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
     remaining = max(1.0, remaining)
-    run = _run_highs if backend == "HiGHS" else _run_pulp
+    run = {"HiGHS": _run_highs, "PULP_CBC_CMD": _run_cbc}.get(backend, _run_pulp)
     status_name, info, interrupted, failure, has_solution = run(
         prob, backend, time_limit=remaining if time_limit is not None else None, workers=workers, seed=seed,
-        log=log, gap_abs=0.999 * step if step is not None else None, warm=warm_split is not None)
+        log=log, gap_abs=0.999 * step if step is not None else None, warm=warm_split is not None,
+        deadline=deadline - _finish_seconds(n_vars) if time_limit is not None else None)
     if failure is not None:
         if warm is None:
             raise SolverError(failure)
-        # CBC 2.10 can crash when its time limit expires while it processes a
-        # MIP start; the warm start is still a valid answer.
+        # The solver failed; the warm start is still a valid answer.
         info["solver_error"] = failure
 
     schedules: list[Schedule | None] = [warm]
@@ -437,15 +445,65 @@ def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveR
     )
 
 
-def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
-              gap_abs: float | None, warm: bool) -> tuple[str, dict[str, Any], bool, str | None, bool]:
-    """Solve with a PuLP solver (CBC: its log is parsed for the bound and
-    node count). Returns the status word, statistics, whether Ctrl-C cut
-    it short, a failure message (or ``None``) and whether a solution came back."""
+def _finish_seconds(variables: int) -> float:
+    """Rough seconds to read a solution of this many variables back and
+    judge it (2-core machine, rounded up): CBC is stopped this long before
+    the solve's deadline."""
+    return 0.05 + 2e-5 * variables
+
+
+def _run_cbc(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
+             gap_abs: float | None, warm: bool, deadline: float | None
+             ) -> tuple[str, dict[str, Any], bool, str | None, bool]:
+    """Solve with PuLP's bundled CBC, run by :func:`hios_opt.exact.cbc.run_cbc`
+    (a child that never outlives the solve, stopped at ``deadline``; its
+    files in a folder removed on every way out); its log gives the bound and
+    node count. Same arguments and returns as :func:`_run_pulp`."""
     import pulp
 
-    log_fd, log_path = tempfile.mkstemp(prefix="hios_cbc_", suffix=".log")
-    os.close(log_fd)
+    from .cbc import run_cbc
+
+    kwargs: dict[str, Any] = {"msg": bool(log), "gapRel": 1e-7, "options": [f"randomCbcSeed {seed % MAX_CBC_SEED + 1}"]}
+    if workers is not None:
+        kwargs["threads"] = workers
+    if gap_abs is not None:
+        kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
+    solver = pulp.getSolver(backend, **kwargs)
+    if not solver.available():
+        raise SolverError(f"{backend}: the CBC executable {solver.path} cannot be run")
+    run = run_cbc(prob, solver, warm=warm, deadline=deadline)
+    if log:
+        print(run.log, end="" if run.log.endswith("\n") else "\n")
+    info = _parse_cbc_log(run.log)
+    if run.killed:
+        info["killed"] = True
+    if run.solution and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        if run.interrupted:
+            return "INTERRUPTED", info, True, None, True
+        name = "Optimal" if prob.sol_status == pulp.LpSolutionOptimal else info.get("result", "Feasible")
+        return name, info, False, None, True
+    if run.interrupted or run.out_of_time or run.killed:
+        # Stopped (by Ctrl-C, the deadline or its own limit) before it had a
+        # solution: the warm start, if any, is the answer. (CBC calls the
+        # model infeasible, or crashes, when its limit ends its preprocessing.)
+        name = "INTERRUPTED" if run.interrupted else "TIME_LIMIT"
+        return name, info, run.interrupted, None, False
+    if run.solution:
+        return pulp.LpStatus.get(prob.status, str(prob.status)), info, False, None, False
+    tail = " | ".join(line.strip() for line in run.log.strip().splitlines()[-4:])
+    failure = (f"{backend} failed (exit status {run.returncode}) without a solution"
+               + (f"; its log ends: {tail}" if tail else ""))
+    return "SOLVER_FAILED", info, False, failure, False
+
+
+def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
+              gap_abs: float | None, warm: bool, deadline: float | None = None
+              ) -> tuple[str, dict[str, Any], bool, str | None, bool]:
+    """Solve with another PuLP solver (GLPK, SCIP, a commercial one ...).
+    Returns the status word, statistics, whether Ctrl-C cut it short, a
+    failure message (or ``None``) and whether a solution came back."""
+    import pulp
+
     # A relative gap of 1e-7: commercial solvers stop at 1e-4 by default and
     # would call that "optimal" (their objective is then taken as the bound).
     kwargs: dict[str, Any] = {"msg": bool(log), "gapRel": 1e-7}
@@ -455,9 +513,7 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         kwargs["threads"] = workers
     if gap_abs is not None:
         kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
-    if backend == "PULP_CBC_CMD":
-        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed % MAX_CBC_SEED + 1}"])
-    elif warm:
+    if warm:
         kwargs["warmStart"] = True
     try:
         solver = pulp.getSolver(backend, **kwargs)
@@ -465,7 +521,6 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         for option in ("warmStart", "threads", "gapRel", "gapAbs"):
             kwargs.pop(option, None)
         solver = pulp.getSolver(backend, **kwargs)
-    failure: str | None = None
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -474,35 +529,17 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
         except pulp.PulpSolverError as exc:
             errors.append(exc)
 
-    # The solver runs as a child process (CBC and the other *_CMD solvers);
-    # Ctrl-C is passed on to it as SIGINT, on which CBC stops and writes its
-    # best solution. (A Ctrl-C typed in a terminal reaches it directly too.)
+    # The *_CMD solvers run as a child process; Ctrl-C is passed on to it
+    # as SIGINT. (A Ctrl-C typed in a terminal reaches it directly too.)
     _, interrupted = run_stoppable(work, _interrupt_solver_processes, "hios-opt-milp")
-    if errors and not interrupted:
-        failure = str(errors[0])
-    log_text = ""
-    try:
-        with open(log_path, encoding="utf-8", errors="replace") as fh:
-            log_text = fh.read()
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        try:
-            os.unlink(log_path)
-        except OSError:  # pragma: no cover
-            pass
     info: dict[str, Any] = {}
-    if failure is not None:
-        tail = " | ".join(line.strip() for line in log_text.strip().splitlines()[-4:])
-        failure = f"{backend} failed: {failure.split(', use msg=True')[0]}" + (f"; its log ends: {tail}" if tail else "")
-        return "SOLVER_FAILED", info, interrupted, failure, False
-    info = _parse_cbc_log(log_text)
+    if errors and not interrupted:
+        return "SOLVER_FAILED", info, False, f"{backend} failed: {str(errors[0]).split(', use msg=True')[0]}", False
     if interrupted:
         found = not errors and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         return "INTERRUPTED", info, True, None, found
     if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        name = "Optimal" if prob.sol_status == pulp.LpSolutionOptimal else info.get("result", "Feasible")
-        return name, info, False, None, True
+        return ("Optimal" if prob.sol_status == pulp.LpSolutionOptimal else "Feasible"), info, False, None, True
     return pulp.LpStatus.get(prob.status, str(prob.status)), info, False, None, False
 
 
@@ -526,7 +563,8 @@ def _interrupt_solver_processes() -> None:
 
 
 def _run_highs(prob: Any, backend: str, *, time_limit: float | None, workers: int | None, seed: int, log: bool,
-               gap_abs: float | None, warm: bool) -> tuple[str, dict[str, Any], bool, str | None, bool]:
+               gap_abs: float | None, warm: bool, deadline: float | None = None
+               ) -> tuple[str, dict[str, Any], bool, str | None, bool]:
     """Solve with HiGHS in this process (PuLP builds the model, ``highspy``
     solves it); same arguments and returns as :func:`_run_pulp`
     (``backend`` is ``"HiGHS"``).

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from hios_opt.errors import ExecutorError, OpExecutionError
-from hios_opt.executor.plan import Plan
+from hios_opt.executor.plan import Plan, check_timeout
 
 __all__ = ["CpuExecutor", "RunRecord"]
 
@@ -192,10 +192,8 @@ class CpuExecutor:
             bad = {g: str(d) for g, d in plan.device_map.items() if d.type != "cpu"}
             if bad:
                 raise DeviceError(f"the CPU backend runs on 'cpu' only; device_map asks for {bad}")
-        if timeout_s <= 0:
-            raise ExecutorError(f"timeout_s must be > 0, got {timeout_s}")
         self.plan = plan
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = check_timeout(timeout_s)
         plan.traced.prepare()
         self._lists = _work_lists(plan)
         self._signaled = frozenset(w.op for items in self._lists.values() for w in items if w.signal)
@@ -255,7 +253,7 @@ class CpuExecutor:
             raise ExecutorError("this CpuExecutor timed out before; a worker may still be stuck")
         traced = self.plan.traced
         env = traced.bind_inputs(*inputs)
-        limit = self.timeout_s if timeout_s is None else float(timeout_s)
+        limit = self.timeout_s if timeout_s is None else check_timeout(timeout_s)
         state = _RunState(self.plan, env, len(self._queues), limit, self._signaled)
         for q in self._queues.values():
             q.put(state)

@@ -57,7 +57,7 @@ from torch import nn
 from hios_opt.errors import ExecutorError
 from hios_opt.executor.cuda import CudaStreams, StreamEngine, SyncStreams
 from hios_opt.executor.measure import Measurement, op_timings
-from hios_opt.executor.plan import Plan, PlannedOp, RemoteInput, compile
+from hios_opt.executor.plan import Plan, PlannedOp, RemoteInput, check_timeout, compile
 from hios_opt.trace import TracedGraph, trace
 
 __all__ = ["ModelSpec", "run_distributed", "run_rank", "main"]
@@ -455,7 +455,7 @@ def run_distributed(
         "device_map": dict(device_map) if device_map else None,
         "warmup": int(warmup),
         "repeat": int(repeat),
-        "timeout_s": float(timeout_s),
+        "timeout_s": check_timeout(timeout_s),
         "threads_per_rank": threads_per_rank,
         "fault_injection": dict(fault_injection) if fault_injection else {},
         "barrier": barrier,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hios_opt.errors import ExecutorError
-from hios_opt.executor.plan import Plan
+from hios_opt.executor.plan import Plan, check_timeout
 
 __all__ = ["OpTiming", "StageRecord", "Measurement", "run", "BACKENDS"]
 
@@ -256,8 +256,7 @@ def run(
         raise ExecutorError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if warmup < 0 or repeat < 1:
         raise ExecutorError(f"need warmup >= 0 and repeat >= 1, got warmup={warmup}, repeat={repeat}")
-    if timeout_s <= 0:
-        raise ExecutorError(f"timeout_s must be > 0, got {timeout_s}")
+    timeout_s = check_timeout(timeout_s)
     args = _as_inputs(inputs)
     if backend == "distributed":
         from hios_opt.executor.distributed import run_distributed

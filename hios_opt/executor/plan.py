@@ -32,7 +32,24 @@ import torch
 from hios_opt.errors import CoverageError, DeadlockError, ExecutorError, ScheduleError
 from hios_opt.trace import TracedGraph
 
-__all__ = ["RemoteInput", "PlannedOp", "PlanStage", "Plan", "compile"]
+__all__ = ["RemoteInput", "PlannedOp", "PlanStage", "Plan", "compile", "check_timeout", "MAX_TIMEOUT_S"]
+
+#: Longest timeout (s) an executor accepts: a week. Beyond it, waits
+#: overflowed (1e30 s: OverflowError and SIGABRT on the CPU backend; gloo
+#: takes milliseconds in a C int, 24.8 days at most).
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+
+
+def check_timeout(timeout_s: Any, name: str = "timeout_s") -> float:
+    """``timeout_s`` as a float in ``(0, MAX_TIMEOUT_S]``, else :class:`ExecutorError`.
+
+    >>> check_timeout(30)
+    30.0
+    """
+    from hios_opt.checks import check_number
+
+    return check_number(timeout_s, name, min_value=0, include_min=False, max_value=MAX_TIMEOUT_S,
+                        error=ExecutorError, expected=f"a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,21 @@ __all__ = [
     "check_input_size",
     "check_batch_size",
     "check_positive_int",
+    "MAX_INPUT_SIZE",
+    "MAX_BATCH_SIZE",
+    "MAX_OPTION_VALUE",
     "init_weights",
     "calibrate_batchnorm",
 ]
+
+
+#: Largest input size (pixels), batch size and integer option the zoo
+#: builds: far above the paper's models; they stop a typo (an input of
+#: 100,000 px asked for 120 GB, 10**9 randwire nodes ran out of memory)
+#: before anything is allocated.
+MAX_INPUT_SIZE = 4096
+MAX_BATCH_SIZE = 1024
+MAX_OPTION_VALUE = 100_000
 
 
 def check_batch_size(model: str, batch_size: object) -> int:
@@ -54,6 +66,8 @@ def check_batch_size(model: str, batch_size: object) -> int:
         )
     if batch_size < 1:
         raise ModelError(f"{model}: batch_size must be >= 1, got {batch_size}")
+    if batch_size > MAX_BATCH_SIZE:
+        raise ModelError(f"{model}: batch_size must be at most {MAX_BATCH_SIZE}, got {batch_size}")
     return batch_size
 
 
@@ -95,11 +109,14 @@ def check_input_size(model: str, input_size: object, min_input_size: int) -> int
             f"{model}: input_size {input_size} is too small for the model's "
             f"downsampling; the minimum is {min_input_size}"
         )
+    if input_size > MAX_INPUT_SIZE:
+        raise ModelError(f"{model}: input_size {input_size} is above the largest the zoo builds, {MAX_INPUT_SIZE}")
     return input_size
 
 
-def check_positive_int(model: str, option: str, value: object, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise :class:`ModelError`.
+def check_positive_int(model: str, option: str, value: object, minimum: int = 1,
+                       maximum: int = MAX_OPTION_VALUE) -> int:
+    """Return ``value`` if it is an int in ``minimum .. maximum``, else raise :class:`ModelError`.
 
     Examples
     --------
@@ -109,8 +126,10 @@ def check_positive_int(model: str, option: str, value: object, minimum: int = 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ModelError(
             f"{model}: option {option!r} must be an integer >= {minimum}, "
-            f"got {value!r}"
+            f"got {value!r:.40}"
         )
+    if value > maximum:
+        raise ModelError(f"{model}: option {option!r} must be at most {maximum:,}, got {value:,}")
     return value
 
 

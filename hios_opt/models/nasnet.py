@@ -282,9 +282,9 @@ class NASNetA(ZooModel):
         check_input_size(name, input_size, MIN_INPUT_SIZE)
         check_batch_size(name, batch_size)
         check_positive_int(name, "num_classes", num_classes)
-        check_positive_int(name, "num_cells", num_cells)
-        check_positive_int(name, "stem_filters", stem_filters)
-        check_positive_int(name, "penultimate_filters", penultimate_filters)
+        check_positive_int(name, "num_cells", num_cells, maximum=64)
+        check_positive_int(name, "stem_filters", stem_filters, maximum=4096)
+        check_positive_int(name, "penultimate_filters", penultimate_filters, maximum=24 * 4096)
         if penultimate_filters % 96:
             raise ModelError(
                 f"{name}: option 'penultimate_filters' must be a multiple of 96 "

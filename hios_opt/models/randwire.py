@@ -269,8 +269,8 @@ class RandWire(ZooModel):
         check_input_size(name, input_size, MIN_INPUT_SIZE)
         check_batch_size(name, batch_size)
         check_positive_int(name, "num_classes", num_classes)
-        check_positive_int(name, "channels", channels, minimum=2)
-        check_positive_int(name, "nodes", nodes, minimum=2)
+        check_positive_int(name, "channels", channels, minimum=2, maximum=4096)
+        check_positive_int(name, "nodes", nodes, minimum=2, maximum=1024)
         check_positive_int(name, "k", k, minimum=2)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ModelError(f"{name}: option 'seed' must be an integer >= 0, got {seed!r}")
