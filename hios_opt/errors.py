@@ -36,6 +36,9 @@ __all__ = [
     "ExecutorError",
     "OpExecutionError",
     "DeviceError",
+    "SpecError",
+    "StoreError",
+    "StudyError",
 ]
 
 
@@ -158,3 +161,18 @@ class OpExecutionError(ExecutorError):
 
 class DeviceError(ExecutorError):
     """A requested device is not available."""
+
+
+# --- studies -------------------------------------------------------------------
+class SpecError(HiosError, ValueError):
+    """A study spec is invalid: an unknown key or a bad value; the message
+    names the key's path (``generate[0].ccr``) and the file's line."""
+
+
+class StoreError(HiosError, RuntimeError):
+    """A study store cannot be used: corrupt, not a study store, or written by
+    a newer version. It is refused, never overwritten."""
+
+
+class StudyError(HiosError, RuntimeError):
+    """A study cannot run (no usable cluster, workers without hios_opt ...)."""
