@@ -19,7 +19,7 @@ from ..errors import HiosError
 __all__ = ["main", "build_parser"]
 
 # Subcommand modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("core", "sched", "exact", "zoo", "execute", "demo")
+COMMAND_MODULES = ("core", "sched", "exact", "zoo", "execute", "demo", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:
