@@ -132,8 +132,8 @@ class _Recorder:
         for row in rows:
             row["study"] = self.plan.name
             row["attempts"] = task.attempts + 1
-        self.store.write(rows, replace=self.replace)
-        self.ran += len(rows)
+        written = self.store.write(rows, replace=self.replace)
+        self.ran += written
         errors = sum(1 for r in rows if r.get("status") == "error")
         self.failed += errors
         if self.bar is not None:

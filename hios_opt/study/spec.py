@@ -461,6 +461,9 @@ def _parse_block(src: _Source, table: Mapping[str, Any], path: tuple) -> _Block:
             continue
         here = path + (key,)
         value = table[key]
+        if key in ("graphs", "generate") and value == []:
+            values[key], paths[key] = [], []
+            continue
         if key == "graphs":
             items = _items(src, value, here)
             for item, p in items:
