@@ -86,6 +86,14 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="a study spec (TOML file) or the name of a shipped one (hios-opt study specs)")
     parser.add_argument("--store", metavar="PATH", default=None,
                         help="the SQLite store of the results (default: NAME.sqlite in the current folder)")
+    parser.add_argument("--only", metavar="A,B", default=None,
+                        help="only the cells of these algorithms or variants (e.g. heft,exact-cpsat)")
+
+
+def _only(args: argparse.Namespace):
+    from ..study import only_algorithms
+
+    return None if args.only is None else only_algorithms(args.only.split(","))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -94,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     retries = DEFAULT_RETRIES if args.max_retries is None else args.max_retries
     result = run(args.spec, args.store, workers=args.workers, client=args.cluster, force=args.force,
                  retry_failed=args.retry_failed, progress=not args.no_progress, verbose=not args.json,
-                 max_retries=retries)
+                 max_retries=retries, only=_only(args))
     if args.json:
         emit_json({"study": result.name, "store": str(result.store), "cells": result.cells,
                    "done_before": result.done_before, "to_run": result.to_run, "ran": result.ran,
@@ -105,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from ..study import status
 
-    st = status(args.spec, args.store)
+    st = status(args.spec, args.store, only=_only(args))
     if args.json:
         emit_json({"study": st.name, "store": str(st.store), "cells": st.cells, "done": st.done,
                    "failed": st.failed, "to_run": st.to_run,

@@ -34,11 +34,11 @@ import os
 from importlib import import_module
 from typing import Any
 
-from .runner import DEFAULT_RETRIES, StudyRun, StudyStatus, default_store, run, status
+from .runner import DEFAULT_RETRIES, StudyRun, StudyStatus, default_store, only_algorithms, run, status
 from .spec import Cell, GraphItem, Plan, StudySpec, cell_key, graph_hash, load_spec, parse_spec, spec_names
 from .store import Store
 
-__all__ = ["run", "status", "load", "load_spec", "parse_spec", "spec_names", "StudySpec", "Plan", "Cell",
+__all__ = ["run", "status", "only_algorithms", "load", "load_spec", "parse_spec", "spec_names", "StudySpec", "Plan", "Cell",
            "GraphItem", "Store", "StudyRun", "StudyStatus", "default_store", "graph_hash", "cell_key",
            "DEFAULT_RETRIES", "plots"]
 

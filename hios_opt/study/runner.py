@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .spec import Cell, Plan, StudySpec, load_spec
 from .store import Store
 from .worker import failure_row, run_task
 
-__all__ = ["run", "status", "StudyRun", "StudyStatus", "default_store", "DEFAULT_RETRIES"]
+__all__ = ["run", "status", "only_algorithms", "StudyRun", "StudyStatus", "default_store", "DEFAULT_RETRIES"]
 
 #: Attempts of a task beyond the first when its worker dies (Dask retries each
 #: attempt itself too, up to its ``distributed.scheduler.allowed-failures``).
@@ -77,6 +77,24 @@ class StudyStatus:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.cells} cells, {self.done} done ({self.failed} failed), {self.to_run} to run"
+
+
+def only_algorithms(names: Iterable[str]) -> Callable[[Cell], bool]:
+    """A filter for :func:`run`'s ``only``: the cells whose ``algorithm``
+    (``"heft"``, ``"exact-cpsat"`` ...) or ``variant`` is one of ``names``."""
+    wanted = {n.strip() for n in names if n.strip()}
+    return lambda cell: cell.algorithm in wanted or cell.variant in wanted
+
+
+def _selected(plan: Plan, only: Callable[[Cell], bool] | None) -> Plan:
+    if only is None:
+        return plan
+    if not callable(only):
+        raise StudyError(f"only must be a function of a cell, got {type(only).__name__}")
+    cells = [c for c in plan.cells if only(c)]
+    if not cells:
+        raise StudyError(f"{plan.name}: no cell is selected")
+    return Plan(plan.name, plan.graphs, cells)
 
 
 def default_store(spec: StudySpec) -> Path:
@@ -166,6 +184,7 @@ def run(
     progress: bool = True,
     verbose: bool = True,
     max_retries: int = DEFAULT_RETRIES,
+    only: Callable[[Cell], bool] | None = None,
 ) -> StudyRun:
     """Run every cell of ``spec`` that ``store`` does not hold yet.
 
@@ -191,6 +210,9 @@ def run(
         A tqdm bar on stderr; the ``N done, M to run`` line on stdout.
     max_retries : int
         Attempts of a task beyond the first when its worker dies.
+    only : callable, optional
+        Run only the cells for which ``only(cell)`` is true (see
+        :func:`only_algorithms`); the others are neither run nor counted.
 
     Returns
     -------
@@ -208,7 +230,7 @@ def run(
     spec = load_spec(spec)
     check_int(workers, "workers", min_value=0, none_ok=True, error=StudyError)
     check_int(max_retries, "max_retries", min_value=0, error=StudyError)
-    plan = spec.plan()
+    plan = _selected(spec.plan(), only)
     path = Path(store) if store is not None else default_store(spec)
     with Store(path) as db:
         cells, done_before = _to_run(plan, db, force, retry_failed)
@@ -352,12 +374,13 @@ def _run_dask(plan: Plan, tasks: list[_Task], recorder: _Recorder, client: Any, 
 
 # ------------------------------------------------------------------- status
 def status(spec: str | os.PathLike[str] | Mapping[str, Any] | StudySpec,
-           store: str | os.PathLike[str] | None = None) -> StudyStatus:
+           store: str | os.PathLike[str] | None = None, *,
+           only: Callable[[Cell], bool] | None = None) -> StudyStatus:
     """How many of a spec's cells a store holds, failed and not, by algorithm."""
     import pandas as pd
 
     spec = load_spec(spec)
-    plan = spec.plan()
+    plan = _selected(spec.plan(), only)
     path = Path(store) if store is not None else default_store(spec)
     if path.exists():
         with Store(path, readonly=True) as db:
