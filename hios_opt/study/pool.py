@@ -125,9 +125,15 @@ class LocalPool:
                         break
                     task = pending.popleft()
                     proc = idle.pop()
+                    try:
+                        proc.conn.send((task.id, arguments(task)))
+                    except OSError:  # it died after its last reply: replace it, the task waits
+                        self._retire(proc)
+                        pending.appendleft(task)
+                        idle.append(self._start())
+                        continue
                     proc.task, proc.slots = task, need
                     free -= need
-                    proc.conn.send((task.id, arguments(task)))
                     busy.append(proc)
                 ready = set(wait([p.conn for p in busy] + [p.process.sentinel for p in busy]))
                 for proc in list(busy):
@@ -152,6 +158,13 @@ class LocalPool:
                     elif reply is not None and reply[0] == "error":
                         idle.append(proc)
                         failed(task, reply[2])
+                    elif reply is not None:  # a signal interrupted the cell: not a result, run it again
+                        idle.append(proc)
+                        task.attempts += 1
+                        if task.attempts > max_retries:
+                            failed(task, f"Interrupted: a signal stopped this cell {task.attempts} times")
+                        else:
+                            pending.appendleft(task)
                     else:
                         # The process died (or was interrupted) running this task.
                         self._retire(proc)
