@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from hios_opt.cli import main
-from hios_opt.study import load, parse_spec, run, status
+from hios_opt.errors import StudyError
+from hios_opt.study import load, only_algorithms, parse_spec, run, status
 
 from .support.study import LONG_EXACT, SLOW_CELLS, SMALL, comparable, wait_for_rows
 
@@ -235,3 +236,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     good = _write_spec(tmp_path, SMALL)
     assert main(["study", "run", str(good), "--store", str(foreign)]) == 2
     assert "not a study store" in capsys.readouterr().err and foreign.read_text() == "not a store"
+
+
+def test_only_selects_algorithms_and_the_bar_counts_failures(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    assert run(SMALL, path, workers=0, only=only_algorithms(["heft"]), **QUIET).ran == 12
+    st = status(SMALL, path)
+    assert (st.cells, st.done, st.to_run) == (36, 12, 24)
+    assert status(SMALL, path, only=only_algorithms(["heft", "sequential"])).to_run == 12
+    with pytest.raises(StudyError, match="no cell is selected"):
+        run(SMALL, path, workers=0, only=only_algorithms(["ios"]), **QUIET)
+    spec = dict(SMALL, name="failing", algorithms=[{"name": "hios-lp", "window": 2}])
+    run(spec, path, workers=0, progress=True, verbose=True)
+    captured = capsys.readouterr()
+    assert "failing: 0 done, 12 to run" in captured.out and "ran 12 cells (6 failed)" in captured.out
+    assert "failed=6" in captured.err and "12/12" in captured.err
