@@ -298,10 +298,10 @@ def _check_workers(client: Any) -> int:
     from .. import __version__
     from .worker import probe
 
-    try:
-        client.wait_for_workers(1, timeout=60)
-    except (TimeoutError, OSError) as exc:
-        raise StudyError(f"no Dask worker joined the scheduler within 60 s ({exc})") from None
+    if not client.scheduler_info().get("workers"):
+        # Batch-queue workers (dask-jobqueue) may start hours later; Ctrl-C stops the wait.
+        print(f"waiting for Dask workers to join {client.scheduler.address} ...", file=sys.stderr, flush=True)
+        client.wait_for_workers(1)
     try:
         answers = client.run(probe)
     except ModuleNotFoundError as exc:
@@ -312,6 +312,16 @@ def _check_workers(client: Any) -> int:
                              f"{__version__}: cell keys and results would differ")
     info = client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
     return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
+
+
+def _check_version(rows: list[dict]) -> None:
+    """Rows of a worker that joined after the check must come from this hios_opt too."""
+    from .. import __version__
+
+    for row in rows:
+        if row.get("version") != __version__:
+            raise StudyError(f"Dask worker on {row.get('host')} runs hios_opt {row.get('version')}, this process "
+                             f"{__version__}: cell keys and results would differ; its rows were not stored")
 
 
 def _takes_n_workers(client: Any) -> bool:
@@ -359,6 +369,7 @@ def _run_dask(plan: Plan, tasks: list[_Task], recorder: _Recorder, client: Any, 
                 except Exception as exc:
                     recorder.task_failed(task, f"{type(exc).__name__}: {exc}")
                 else:
+                    _check_version(rows)
                     recorder.done(task, rows)
                 future.release()
                 while pending and len(running) < window:
