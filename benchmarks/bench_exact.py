@@ -196,7 +196,7 @@ def run_reach(args: argparse.Namespace, solvers: set[str]) -> list[dict]:
     print(f"reach table: study spec {spec}, store {store}")
     only = only_algorithms(f"exact-{s}" for s in solvers)
     run(spec, store, client=args.cluster, only=only, progress=not args.no_progress)
-    study = load(store, study=spec)
+    study = load(store, spec=spec)
     return reach_rows(study[study.algorithm.isin([f"exact-{s}" for s in solvers])])
 
 

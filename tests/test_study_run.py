@@ -251,3 +251,12 @@ def test_only_selects_algorithms_and_the_bar_counts_failures(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "failing: 0 done, 12 to run" in captured.out and "ran 12 cells (6 failed)" in captured.out
     assert "failed=6" in captured.err and "12/12" in captured.err
+
+
+def test_load_by_spec_finds_cells_another_study_ran(tmp_path):
+    path = tmp_path / "s.sqlite"
+    run(SMALL, path, workers=0, **QUIET)
+    subset = dict(SMALL, name="subset", gpus=[2])
+    assert run(subset, path, workers=0, **QUIET).to_run == 0  # every cell was run by "small"
+    assert len(load(path, spec=subset)) == 18 and set(load(path, spec=subset).study) == {"small"}
+    assert len(load(path, study="subset")) == 0 and len(load(path)) == 36

@@ -43,19 +43,22 @@ __all__ = ["run", "status", "only_algorithms", "load", "load_spec", "parse_spec"
            "DEFAULT_RETRIES", "plots"]
 
 
-def load(store: str | os.PathLike[str], *, study: str | None = None) -> Any:
+def load(store: str | os.PathLike[str], *, spec: Any = None, study: str | None = None) -> Any:
     """The rows of a store as one tidy pandas DataFrame (the package's
     result schema first, :func:`hios_opt.results.result_frame`, then the
     study's columns: ``key``, ``variant``, the cell's settings, graph hash
     and source, ``cpu_s``, ``host``, ``version``, ``error`` ...).
 
-    ``study``: only the rows that study ran. Safe while a study writes to
+    ``spec`` (a spec file, shipped name, dict or :class:`StudySpec`): only
+    the rows of that spec's cells, whichever study ran them; ``study``: only
+    the rows that the study of this name ran. Safe while a study writes to
     the store (it reads the last commit). ``df.attrs["store"]`` is the path.
     """
     from ..results import result_frame
 
+    keys = None if spec is None else {cell.key for cell in load_spec(spec).plan().cells}
     with Store(store, readonly=True) as db:
-        rows = list(db.rows(study))
+        rows = list(db.rows(study, keys))
     return result_frame(rows, store=str(store))
 
 

@@ -26,7 +26,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +188,13 @@ class Store:
             self._db.executemany(f"{verb} INTO cells VALUES (?, ?, ?, ?, ?, ?, ?)", values)
             return self._db.total_changes - before
 
-    def rows(self, study: str | None = None) -> Iterator[dict[str, Any]]:
-        """The stored rows (of one study), in the order they were finished."""
-        query = "SELECT row FROM cells" + (" WHERE study = ?" if study is not None else "") + " ORDER BY rowid"
-        for (text,) in self._query(query, () if study is None else (study,)):
-            yield json.loads(text)
+    def rows(self, study: str | None = None, keys: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The stored rows, in the order they were stored; only those one
+        study ran (``study``), only those of some cells (``keys``)."""
+        query = "SELECT key, row FROM cells" + (" WHERE study = ?" if study is not None else "") + " ORDER BY rowid"
+        for key, text in self._query(query, () if study is None else (study,)):
+            if keys is None or key in keys:
+                yield json.loads(text)
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM cells")[0][0]
