@@ -209,7 +209,7 @@ def quality(report: Report, args: argparse.Namespace, prefix: str) -> None:
     store = args.store or RESULTS / "tmp" / f"{spec}.sqlite"
     report(f"== Quality: the study spec {spec} (hios-opt study run {spec}), store {store} ==")
     run(spec, store, workers=args.workers, client=args.cluster, progress=not args.no_progress)
-    study = load(store, study=spec)
+    study = load(store, spec=spec)
     errors = study[study.status == "error"]
     if len(errors):
         report(f"  {len(errors)} cells failed, e.g. {errors.error.iloc[0]}")
