@@ -214,8 +214,7 @@ def quality(report: Report, args: argparse.Namespace, prefix: str) -> None:
     if len(errors):
         report(f"  {len(errors)} cells failed, e.g. {errors.error.iloc[0]}")
     df = sweep_table(study)
-    df.drop(columns=["transfers", "comm_ms", "imbalance", "idle_ms"]).to_csv(RESULTS / f"{prefix}quality.csv",
-                                                                           index=False)
+    df.to_csv(RESULTS / f"{prefix}quality.csv", index=False)
     sweeps = {factor: sorted(df[df.factor == factor].value.unique()) for factor in FACTORS}
     seeds = sorted(df.seed.unique())
     report(f"   one factor at a time around {DEFAULT}, {STREAMS} streams, seeds {seeds}")

@@ -60,7 +60,7 @@ def run_task(graph_hash: str, data: dict[str, Any], columns: dict[str, Any], cel
     return [run_cell(graph, columns, cell) for cell in cells]
 
 
-def _problem_columns(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any]:
+def _problem_columns(graph: OpGraph, cell: Cell) -> dict[str, Any]:
     platform = cell.settings["platform"]
     return {"graph": graph.name, "ops": graph.n_ops, "gpus": platform["gpus"], "streams": platform["streams"]}
 
@@ -138,7 +138,7 @@ def _heuristic(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str,
     # One GPU, one op at a time: every stage is one op alone, so the
     # sequential makespan is the total latency.
     sequential = graph.total_latency_ms
-    return result_row(**_problem_columns(graph, columns, cell), algorithm=cell.algorithm, makespan_ms=span,
+    return result_row(**_problem_columns(graph, cell), algorithm=cell.algorithm, makespan_ms=span,
                       lower_bound_ms=lower_bound(graph, platform, model),
                       speedup=sequential / span if span > 0 else math.nan, status=HEURISTIC_STATUS, time_s=wall,
                       **_cell_columns(cell, columns), **extra, **_host_columns(cpu), error=None)
@@ -170,7 +170,7 @@ def _exact(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any
         raise CellInterrupted(f"cell {cell.key}: the solve was interrupted")
     span = math.nan if r.makespan_ms is None else r.makespan_ms
     stats = {k: v for k, v in r.stats.items() if isinstance(v, (str, int, float, bool)) or v is None}
-    return result_row(**_problem_columns(graph, columns, cell), algorithm=cell.algorithm, makespan_ms=span,
+    return result_row(**_problem_columns(graph, cell), algorithm=cell.algorithm, makespan_ms=span,
                       lower_bound_ms=r.lower_bound_ms,
                       speedup=graph.total_latency_ms / span if span > 0 else math.nan, status=r.status,
                       time_s=r.wall_time_s, **_cell_columns(cell, columns), solver_status=r.solver_status,
