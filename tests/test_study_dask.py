@@ -86,3 +86,33 @@ def test_workers_with_another_hios_opt_are_refused(tmp_path, cluster, monkeypatc
 def test_a_client_of_the_wrong_type_is_refused(tmp_path):
     with pytest.raises(StudyError, match="client must be a dask.distributed.Client"):
         run(SMALL, tmp_path / "s.sqlite", client=42, **QUIET)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_cluster_tasks_and_keeps_finished_cells(tmp_path, cluster, python_sigint):
+    import _thread
+
+    from .support.study import wait_for_rows
+
+    _, client = cluster
+    path = tmp_path / "s.sqlite"
+    spec = dict(LONG_EXACT, exact=[{"solver": "cpsat", "time_limit": 1.0, "workers": 1}],
+                generate=[dict(LONG_EXACT["generate"][0], seeds=[0, 1, 2, 3, 4, 5])])
+
+    def interrupt():
+        wait_for_rows(path, 1)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run(spec, path, client=client, **QUIET)
+    kept = load(path).set_index("key")
+    assert 1 <= len(kept) < 6
+    deadline = time.monotonic() + 10
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())  # nothing left running on the cluster
+    again = run(spec, path, client=client, **QUIET)
+    assert (again.done_before, again.ran) == (len(kept), 6 - len(kept))
+    df = load(path).set_index("key")
+    assert (df.finished_at[kept.index] == kept.finished_at).all()
