@@ -11,7 +11,7 @@ Two parts, each printed and written to ``benchmarks/results/``:
    (:func:`hios_opt.generators.random_layered`, ``edges = 2 * ops``,
    ``layers = max(2, ops // 6)``, CCR 0.5, default latency and utilization
    ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
-   gap at the time limit, for each exact solver; and zoo graphs from ``data/models/``
+   gap at the time limit, for each exact solver; and zoo graphs from ``hios_opt/data/models/``
    (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
    the time limit on a real model's size. These cells are the study spec
    ``exact-reach`` (``--quick``: ``exact-reach-quick``), run by the study

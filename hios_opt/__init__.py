@@ -11,7 +11,9 @@ exact CP-SAT / MILP models that give the optimum or a proven lower bound.
 7.0
 
 Importing ``hios_opt`` does not import torch; the model zoo, tracing,
-profiling and the executor live in submodules that do.
+profiling and the executor live in submodules that do, and need the
+optional ``torch`` extra (``pip install 'hios_opt[torch]'``). The bundled
+graphs are found by name through :mod:`hios_opt.data`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ __all__ = [
     "ExecutorError",
     "OpExecutionError",
     "DeviceError",
+    "MissingDependencyError",
     "SpecError",
     "StoreError",
     "StudyError",
@@ -161,6 +162,13 @@ class OpExecutionError(ExecutorError):
 
 class DeviceError(ExecutorError):
     """A requested device is not available."""
+
+
+# --- installation ------------------------------------------------------------
+class MissingDependencyError(HiosError, ImportError):
+    """A feature needs an optional package that is not installed (PyTorch
+    for tracing, profiling and the executor); the message names the extra
+    to install, e.g. ``pip install 'hios_opt[torch]'``."""
 
 
 # --- studies -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Invariants of schedules and algorithms (DESIGN.md sections 1, 2, 3 and 5).
+"""Invariants of schedules and algorithms (docs/design.md sections 1, 2, 3 and 5).
 
 * Every valid schedule (random ones here) ends no earlier than each lower
   bound of :mod:`hios_opt.bounds`; on one GPU with one stream its makespan is

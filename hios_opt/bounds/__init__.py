@@ -11,7 +11,10 @@ Notes give the argument.
 
 from __future__ import annotations
 
+from .best import BoundReport, best_bound
 from .cheap import critical_path_bound, lower_bound, work_bound
+from .energy import energy_bound
 from .paths import heads, path_bound, tails
 
-__all__ = ["critical_path_bound", "work_bound", "lower_bound", "heads", "tails", "path_bound"]
+__all__ = ["critical_path_bound", "work_bound", "lower_bound", "heads", "tails", "path_bound", "energy_bound",
+           "best_bound", "BoundReport"]

@@ -622,7 +622,7 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
                 if not isinstance(x[c][k], int):
                     x[c][k].setInitialValue(0)
     for v in range(graph.n_ops):
-        T[v].setInitialValue(start[ids[v]] / unit)
+        T[v].setInitialValue(_within(T[v], start[ids[v]] / unit))
     for (u, v), var in q.items():
         var.setInitialValue(1 if gpu[ids[u]] == gpu[ids[v]] else 0)
     stage_of = {op: k for k, st in enumerate(schedule.stages) for op in st.ops}
@@ -634,7 +634,19 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
         var.setInitialValue(1 if gpu[ids[graph.edge_src[e]]] == gpu[ids[graph.edge_dst[e]]] else 0)
     for k, var in enumerate(used):
         var.setInitialValue(1 if k in set(gpu.values()) else 0)
-    cmax.setInitialValue(timeline.makespan / unit)
+    cmax.setInitialValue(_within(cmax, timeline.makespan / unit))
+
+
+def _within(var: Any, value: float) -> float:
+    """``value`` moved into ``var``'s bounds when it lies outside them by
+    float noise: a start's head is a sum of scaled latencies, the warm
+    start's value a scaled sum, and the two can differ in the last bit."""
+    low, up = var.lowBound, var.upBound
+    if low is not None and value < low and value >= low - 1e-9 * max(1.0, abs(low)):
+        return low
+    if up is not None and value > up and value <= up + 1e-9 * max(1.0, abs(up)):
+        return up
+    return value
 
 
 def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int, lat: list[float]) -> Schedule:

@@ -19,6 +19,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 from hios_opt.executor.cpu import CpuExecutor, RunRecord
 from hios_opt.executor.cuda import CudaExecutor, StreamEngine, SyncStreams
 from hios_opt.executor.measure import BACKENDS, Measurement, OpTiming, StageRecord, run

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import StudyError
+from ..errors import MissingDependencyError, StudyError
 from .spec import Cell, Plan, StudySpec, load_spec
 from .store import Store
 from .worker import failure_row, run_task
@@ -281,7 +281,8 @@ def _client(client: Any) -> tuple[Any, bool]:
     try:
         from distributed import Client
     except ModuleNotFoundError:
-        raise StudyError("a Dask cluster needs dask.distributed: pip install 'hios_opt[study]'") from None
+        raise MissingDependencyError("dask.distributed is not installed, and studies on a Dask cluster need it: "
+                                     "pip install 'hios_opt[study]'") from None
     if isinstance(client, str):
         try:
             return Client(client, timeout="20s"), True

@@ -311,22 +311,20 @@ def _layers(value: Any, nodes: Any) -> Any:
 
 
 def _glob(base: Path, pattern: str) -> list[tuple[Path, str]]:
-    """Files matching ``pattern`` under ``base`` (else under the bundled data), with their labels."""
+    """Files matching ``pattern`` under ``base`` (else bundled graphs), with their labels."""
     local = sorted(Path(p) for p in globmod.glob(str(base / pattern), recursive=True) if os.path.isfile(p))
     if local:
         return [(p, str(p.relative_to(base)) if p.is_relative_to(base) else str(p)) for p in local]
-    from ..cli.common import bundled_data_dir
+    from .. import data
 
-    root = bundled_data_dir()
-    found = sorted(Path(p) for p in globmod.glob(str(root / pattern), recursive=True) if os.path.isfile(p))
-    return [(p, p.relative_to(root).as_posix()) for p in found]
+    return [(data.path(name), name) for name in data.names(pattern)]
 
 
 def _bundled_graph(text: str) -> OpGraph:
-    """A bundled graph by name: the package's one resolver of bundled names."""
-    from ..cli.common import load_graph
+    """A bundled graph by name (:func:`hios_opt.data.load`, the package's one resolver)."""
+    from .. import data
 
-    return load_graph(text)
+    return data.load(text)
 
 
 # ------------------------------------------------------------------- parsing
