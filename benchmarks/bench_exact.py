@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="run the reach part on this Dask cluster")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
     parts = set(args.parts.split(","))
     solvers = set(args.solvers.split(","))
