@@ -201,9 +201,10 @@ def test_tomlpos_handles_strings_comments_and_tables():
 
 def test_shipped_specs_parse():
     names = spec_names()
-    assert {"example", "paper-sweeps", "paper-sweeps-quick", "exact-reach", "exact-reach-quick"} <= set(names)
+    assert {"tiny", "example", "paper-sweeps", "paper-sweeps-quick", "exact-reach", "exact-reach-quick"} <= set(names)
     for name in names:
         spec = load_spec(name)
         assert spec.name == name and spec.description
     assert len(load_spec("paper-sweeps-quick").plan().cells) == 72
     assert len(load_spec("exact-reach-quick").plan().cells) == 20
+    assert len(load_spec("tiny").plan().cells) == 64
