@@ -13,7 +13,11 @@ Two parts, each printed and written to ``benchmarks/results/``:
    ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
    gap at the time limit, for each exact solver; and zoo graphs from ``hios_opt/data/models/``
    (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
-   the time limit on a real model's size.
+   the time limit on a real model's size. These cells are the study spec
+   ``exact-reach`` (``--quick``: ``exact-reach-quick``), run by the study
+   runner into a store (``--store``, default ``results/tmp/<spec>.sqlite``)
+   that a rerun resumes, locally or on a Dask cluster (``--cluster``; see
+   docs/studies.md), then tabulated from its rows.
 
 The MILP runs on HiGHS (``milp``, the default) and, for comparison, on
 PuLP's bundled CBC (``milp:cbc``); ``astar`` is the best-first search of
@@ -24,10 +28,10 @@ search proved the optimum (empty: neither alone, the larger bound met the
 shorter schedule; "together" in the summary). ``exact_summary*.md`` aggregates both
 parts. The full run takes hours on a shared 2-core machine, so it samples:
 every instance is listed in the CSV with the exact limits used, and the
-summary says what was run. ``--quick`` (< 2 min)
+summary says what was run. ``--quick`` (a few minutes)
 runs a small sample of each part and writes ``*_quick`` files. ``--resume``
-keeps the rows of an earlier (cut-short) run that the plan still asks for
-and runs only the missing ones (both parts).
+keeps the public rows of an earlier (cut-short) run that the plan still asks
+for and runs only the missing ones; the reach part always resumes.
 
 Wall times on a shared machine are noisy; the CSV also has CP-SAT's
 deterministic time (``det_time``), which does not depend on the load.
@@ -35,20 +39,22 @@ deterministic time (``det_time``), which does not depend on the load.
 Usage::
 
     python benchmarks/bench_exact.py --quick
-    python benchmarks/bench_exact.py --data /work/shared/exact_benchmarks --seeds 5
+    python benchmarks/bench_exact.py --data /work/shared/exact_benchmarks
+    python benchmarks/bench_exact.py --parts reach --cluster tcp://HOST:8786
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
 import statistics
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from hios_opt import OpGraph, Platform, generators
 from hios_opt.errors import HiosError
 from hios_opt.exact import solve
 from hios_opt.exact.benchmarks import BenchmarkInstance, load_directory
@@ -150,82 +156,48 @@ def _det(result) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, float]]:
-    """(solver, ops, gpus, streams, seed, time limit)."""
-    if quick:
-        cp = [(10, 2, 2), (20, 2, 1), (20, 2, 2)]
-        mi = [(10, 2, 1), (10, 2, 2)]
-        return ([("cpsat", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
-                + [("milp", n, k, s, seed, 10.0) for n, k, s in mi for seed in range(2)]
-                + [("astar", n, k, s, seed, 10.0) for n, k, s in cp for seed in range(2)]
-                + [("portfolio", n, k, s, seed, 10.0) for n, k, s in cp[1:] for seed in range(2)])
-    cp = [(10, 2, 2), (12, 2, 2), (16, 2, 2), (20, 2, 1), (20, 2, 2), (20, 4, 2), (30, 2, 1), (30, 2, 2), (50, 2, 2), (100, 2, 2),
-          (100, 4, 4)]
-    mi = [(10, 2, 1), (10, 2, 2), (12, 2, 1), (12, 2, 2), (20, 2, 2), (50, 2, 2), (100, 2, 2)]
-    models = [(solver, m, 2, 2, 0, 60.0) for solver in ("cpsat", "milp", "milp:cbc") for m in MODELS]
-    models += [("cpsat", m, 4, 2, 0, 60.0) for m in MODELS]
-    models += [(solver, m, k, 2, 0, 60.0) for solver in ("astar", "portfolio") for k in (2, 4) for m in MODELS]
-    # A* and the portfolio: the CP-SAT rows, and twice the seeds on the hard
-    # 2 x 2 rows of 20 and 30 ops.
-    astar = [(solver, n, k, s, seed, 60.0) for solver in ("astar", "portfolio") for n, k, s in cp
-             for seed in range(max(seeds, 2 * seeds if (n, k, s) in ((20, 2, 2), (30, 2, 2)) else seeds))]
-    return ([("cpsat", n, k, s, seed, 60.0) for n, k, s in cp for seed in range(seeds)]
-            + [(milp, n, k, s, seed, 60.0) for milp in ("milp", "milp:cbc") for n, k, s in mi
-               for seed in range(seeds)] + models + astar)
+def reach_spec(quick: bool) -> str:
+    """The study spec of the reach table (shipped with hios_opt)."""
+    return "exact-reach-quick" if quick else "exact-reach"
 
 
-#: Zoo graphs of the reach table (bundled ``models/<name>.json``).
-MODELS = ("squeezenet_331_h100", "inception_v3_299_h100")
-
-
-def reach_graph(ops: int | str, seed: int) -> OpGraph:
-    """A paper-style random graph of ``ops`` ops, or the zoo graph named ``ops``."""
-    if isinstance(ops, str):
-        return OpGraph.load(f"models/{ops}.json")  # a bundled graph
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
-
-
-def row_key(row: dict) -> tuple:
-    """What identifies a reach row (to resume a run)."""
-    return (row["graph"], row["solver"], row["ops"], row["gpus"], row["streams"], row["seed"],
-            float(row["time_limit_s"]))
-
-
-def run_reach(plan, workers: int, out: Path | None = None, done: list[dict] | None = None) -> list[dict]:
-    """Run the reach plan; rows of ``done`` (an earlier run) whose key the
-    plan asks for are kept instead of being run again."""
-    kept = {row_key(r): r for r in (done or [])}
-    rows: list[dict] = []
-    for solver, ops, gpus, streams, seed, limit in plan:
-        g = reach_graph(ops, seed)
-        label = "random" if isinstance(ops, int) else ops
-        key = (label, solver, g.n_ops, gpus, streams, seed, float(limit))
-        if key in kept:
-            rows.append(kept[key])
-            continue
-        t0 = time.monotonic()
-        try:
-            r = solve(g, Platform(gpus=gpus, streams=streams), solver, time_limit=limit, workers=workers)
-        except HiosError as exc:
-            print(f"  {solver} {label} {g.n_ops} ops K={gpus} S={streams} seed {seed}: {exc}", file=sys.stderr)
-            rows.append({"graph": label, "solver": solver, "ops": g.n_ops, "gpus": gpus, "streams": streams,
-                         "seed": seed, "time_limit_s": limit, "status": f"error: {type(exc).__name__}"})
-            continue
-        wall = time.monotonic() - t0
-        rows.append({
-            "graph": label, "solver": solver, "ops": g.n_ops, "gpus": gpus, "streams": streams, "seed": seed,
-            "time_limit_s": limit,
-            "status": r.status, "makespan": r.makespan_ms, "lower_bound": r.lower_bound_ms,
-            "gap": None if r.gap is None else round(r.gap, 6), "wall_s": round(wall, 3), "det_time": _det(r),
-            "warm_start": r.warm_start, "warm_start_makespan": r.warm_start_makespan_ms,
-            "candidates": r.stats.get("candidates"), "proved_by": r.stats.get("proved_by"),
-        })
-        gap = "-" if r.gap is None else f"{100 * r.gap:.2f}%"
-        print(f"  {solver:5s} {label:22s} {g.n_ops:3d} ops K={gpus} S={streams} seed {seed}: {r.status:8s} gap {gap:>7s} "
-              f"{wall:6.2f} s", flush=True)
-        if out is not None:  # keep what is done if the run is cut short
-            write_csv(out, REACH_FIELDS, rows)
+def reach_rows(study) -> list[dict]:
+    """The study's rows in the reach table's format."""
+    rows = []
+    for r in study.itertuples():
+        stats = json.loads(r.stats) if isinstance(getattr(r, "stats", None), str) else {}
+        generated = str(r.graph_source).startswith("generate:")
+        row = {"graph": "random" if generated else Path(r.graph_source).stem, "solver": r.solver, "ops": r.ops,
+               "gpus": r.gpus, "streams": r.streams, "seed": int(r.graph_seed) if generated else 0,
+               "time_limit_s": r.time_limit_s}
+        if r.status == "error":
+            row["status"] = f"error: {str(r.error).split(':')[0]}"
+        else:
+            row.update(status=r.status, makespan=r.makespan_ms, lower_bound=r.lower_bound_ms,
+                       gap=None if math.isnan(r.gap) else round(r.gap, 6), wall_s=round(r.time_s, 3),
+                       det_time=_round(stats.get("deterministic_time")), warm_start=r.warm_start_algorithm,
+                       warm_start_makespan=r.warm_start_ms, candidates=stats.get("candidates"),
+                       proved_by=r.proved_by)
+        rows.append(row)
     return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def run_reach(args: argparse.Namespace, solvers: set[str]) -> list[dict]:
+    """Run the reach spec's cells of ``solvers`` into the study store (a rerun
+    resumes), then read the rows back."""
+    from hios_opt.study import load, only_algorithms, run
+
+    spec = reach_spec(args.quick)
+    store = args.store or RESULTS / "tmp" / f"{spec}.sqlite"
+    print(f"reach table: study spec {spec}, store {store}")
+    only = only_algorithms(f"exact-{s}" for s in solvers)
+    run(spec, store, client=args.cluster, only=only, progress=not args.no_progress)
+    study = load(store, spec=spec)
+    return reach_rows(study[study.algorithm.isin([f"exact-{s}" for s in solvers])])
 
 
 def write_csv(path: Path, fields: list[str], rows: Iterable[dict]) -> None:
@@ -314,15 +286,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sample, under two minutes")
     parser.add_argument("--data", type=Path, default=None,
                         help=f"public instances folder (default {DEFAULT_DATA}, else the bundled test subset)")
-    parser.add_argument("--seeds", type=int, default=5, help="random graphs per reach row (default 5)")
-    parser.add_argument("--workers", type=int, default=2, help="solver threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="solver threads of the public part (default 2; the "
+                                                                "reach specs set their own)")
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach (none: only rebuild the summary)")
     parser.add_argument("--solvers", default="cpsat,milp,milp:cbc,astar,portfolio",
                         help="comma-separated: cpsat, milp (HiGHS), milp:cbc, astar, portfolio")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the rows of an earlier run that the plan asks for; run only the rest")
+                        help="public part: keep the rows of an earlier run that the plan asks for; run only the rest "
+                             "(the reach part always resumes from its study store)")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="study store of the reach part (default: results/tmp/<spec>.sqlite)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="run the reach part on this Dask cluster")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
     parts = set(args.parts.split(","))
     solvers = set(args.solvers.split(","))
@@ -340,12 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         public = read_rows(args.out / f"exact_public{suffix}.csv")
     if "reach" in parts:
-        print("reach table")
-        done = read_rows(args.out / f"exact_reach{suffix}.csv") if args.resume else []
-        for row in done:  # rows written before the graph column existed are random graphs
-            row["graph"] = row.get("graph") or "random"
-        reach = run_reach([p for p in reach_plan(args.quick, args.seeds) if p[0] in solvers], args.workers,
-                          args.out / f"exact_reach{suffix}.csv", done)
+        reach = run_reach(args, solvers)
         write_csv(args.out / f"exact_reach{suffix}.csv", REACH_FIELDS, reach)
     else:
         reach = read_rows(args.out / f"exact_reach{suffix}.csv")

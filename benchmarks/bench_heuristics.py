@@ -16,6 +16,10 @@ Writes to ``benchmarks/results/`` (``heuristics_quick_*`` with ``--quick``):
   varying one factor at a time around 200 ops, 4 GPUs, CCR 0.6 (GPUs 2..8,
   CCR 0.2..1.2, 50..1,000 ops), several seeds; makespans relative to the
   sequential schedule (speedup) and to the lower bound, mean and worst.
+  The sweeps are the study spec ``paper-sweeps`` (``--quick``:
+  ``paper-sweeps-quick``), run by the study runner into a store
+  (``--store``, default ``results/tmp/<spec>.sqlite``) that a rerun resumes;
+  ``--workers`` / ``--cluster`` choose where (docs/studies.md).
 * ``heuristics_report.txt``: everything printed, including where HIOS-LP
   loses to HEFT or to HIOS-MR, and what its intra-GPU pass gains.
 
@@ -35,7 +39,7 @@ import time
 from pathlib import Path
 
 import hios_opt as ho
-from hios_opt import Platform, evaluate, generators, lower_bound
+from hios_opt import Platform, evaluate, generators
 from hios_opt.heuristics import schedule
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -168,80 +172,72 @@ def _speed_plot(df, path: Path) -> None:
 
 
 # ----------------------------------------------------------------- quality
-ALGORITHMS = (("hios-lp", {}), ("hios-lp-nointra", {"intra": False}), ("hios-mr", {}),
-              ("hios-mr-nointra", {"intra": False}), ("heft", {}), ("ios", {}))
-#: one op per stage on K GPUs: their timelines are compared to explain the mapping
+#: The variants of the study spec, in the report's order; MAPPINGS: one op per
+#: stage on K GPUs, whose timelines are compared to explain the mapping.
+ALGORITHMS = ("hios-lp", "hios-lp-nointra", "hios-mr", "hios-mr-nointra", "heft", "ios")
 MAPPINGS = ("hios-lp-nointra", "hios-mr-nointra", "heft")
+DEFAULT = {"ops": 200, "gpus": 4, "ccr": 0.6}
+FACTORS = ("gpus", "ccr", "ops")
 
 
-def diagnostics(graph: ho.OpGraph, plat: Platform, s: ho.Schedule) -> dict[str, float]:
-    """Cross-GPU transfers, their total time, load imbalance and idle time."""
-    tl = evaluate(graph, plat, s)
-    busy = tl.busy_ms
-    return {"transfers": len(tl.transfers), "comm_ms": sum(t.end - t.start for t in tl.transfers),
-            "imbalance": max(busy) / statistics.fmean(busy), "idle_ms": statistics.fmean(tl.idle_ms)}
-
-
-def quality(report: Report, quick: bool, prefix: str) -> None:
+def sweep_table(study):
+    """The study's rows as one row per sweep they belong to: the setting
+    where every factor but one is at its default belongs to that factor's
+    sweep (the all-default setting to all three)."""
     import pandas as pd
 
-    default = {"ops": 200, "gpus": 4, "ccr": 0.6}
-    sweeps = {
-        "gpus": [2, 4, 8] if quick else [2, 3, 4, 5, 6, 7, 8],
-        "ccr": [0.2, 0.6, 1.2] if quick else [0.2, 0.4, 0.6, 0.8, 1.0, 1.2],
-        "ops": [50, 200] if quick else [50, 100, 200, 500, 1000],
-    }
-    seeds = range(2 if quick else 5)
-    report(f"== Quality: one factor at a time around {default}, {STREAMS} streams, seeds {list(seeds)} ==")
-    report("   speedup = sequential / makespan; LB ratio = makespan / lower_bound (K GPUs); IOS runs on one GPU")
-    ios_cache: dict[tuple[int, int], float] = {}
-    rows = []
-    for factor, values in sweeps.items():
-        for value in values:
-            setting = dict(default, **{factor: value})
-            plat = Platform(gpus=setting["gpus"], streams=STREAMS)
-            for seed in seeds:
-                g = layered(setting["ops"], setting["ccr"], seed)
-                seq_ms = g.total_latency_ms
-                bound = lower_bound(g, plat)
-                for label, options in ALGORITHMS:
-                    algorithm = label.removesuffix("-nointra")
-                    key = (setting["ops"], seed)
-                    extra: dict[str, float] = {}
-                    if label == "ios" and key in ios_cache:  # IOS ignores GPUs and communication
-                        span, seconds = ios_cache[key]
-                    else:
-                        s, seconds = timed(g, plat, algorithm, **options)
-                        span = s.makespan_ms
-                        if label == "ios":
-                            ios_cache[key] = (span, seconds)
-                        if label in MAPPINGS:
-                            extra = diagnostics(g, plat, s)
-                    rows.append({"factor": factor, "value": value, "ops": setting["ops"], "gpus": setting["gpus"],
-                                 "ccr": setting["ccr"], "seed": seed, "algorithm": label, "makespan_ms": span,
-                                 "speedup": seq_ms / span, "lb_ratio": span / bound, "seconds": seconds, **extra})
-    df = pd.DataFrame(rows)
+    rows = study[study.status == "heuristic"].rename(columns={"variant": "label", "graph_seed": "seed"})
+    rows = rows.assign(lb_ratio=rows.makespan_ms / rows.lower_bound_ms, seconds=rows.time_s)
+    parts = []
+    for factor in FACTORS:
+        others = [f for f in FACTORS if f != factor]
+        part = rows[(rows[others[0]] == DEFAULT[others[0]]) & (rows[others[1]] == DEFAULT[others[1]])]
+        parts.append(part.assign(factor=factor, value=part[factor]))
+    table = pd.concat(parts, ignore_index=True)
+    columns = ["factor", "value", "ops", "gpus", "ccr", "seed", "label", "makespan_ms", "speedup", "lb_ratio",
+               "seconds", "transfers", "comm_ms", "imbalance", "idle_ms"]
+    return table[columns].rename(columns={"label": "algorithm"}).sort_values(
+        ["factor", "value", "seed", "algorithm"], kind="stable").reset_index(drop=True)
+
+
+def quality(report: Report, args: argparse.Namespace, prefix: str) -> None:
+    """The paper's sweeps, run as the study spec ``paper-sweeps`` (``--quick``:
+    ``paper-sweeps-quick``) into a store that a rerun resumes, then reported."""
+    from hios_opt.study import load, run
+
+    spec = "paper-sweeps-quick" if args.quick else "paper-sweeps"
+    store = args.store or RESULTS / "tmp" / f"{spec}.sqlite"
+    report(f"== Quality: the study spec {spec} (hios-opt study run {spec}), store {store} ==")
+    run(spec, store, workers=args.workers, client=args.cluster, progress=not args.no_progress)
+    study = load(store, spec=spec)
+    errors = study[study.status == "error"]
+    if len(errors):
+        report(f"  {len(errors)} cells failed, e.g. {errors.error.iloc[0]}")
+    df = sweep_table(study)
     df.to_csv(RESULTS / f"{prefix}quality.csv", index=False)
+    sweeps = {factor: sorted(df[df.factor == factor].value.unique()) for factor in FACTORS}
+    seeds = sorted(df.seed.unique())
+    report(f"   one factor at a time around {DEFAULT}, {STREAMS} streams, seeds {seeds}")
+    report("   speedup = sequential / makespan; LB ratio = makespan / lower_bound (K GPUs); IOS runs on one GPU")
     summary = (df.groupby(["factor", "value", "algorithm"], sort=False)
                .agg(speedup_mean=("speedup", "mean"), speedup_worst=("speedup", "min"),
                     lb_ratio_mean=("lb_ratio", "mean"), lb_ratio_worst=("lb_ratio", "max"),
                     seconds_mean=("seconds", "mean"))
                .reset_index())
     summary.to_csv(RESULTS / f"{prefix}quality_summary.csv", index=False)
-    labels = [label for label, _ in ALGORITHMS]
-    for factor in sweeps:
+    for factor in FACTORS:
         report(f"-- varying {factor} (others at default); speedup mean/worst | LB ratio mean/worst")
         part = summary[summary.factor == factor]
-        report(f"  {factor:>5}  " + "  ".join(f"{label:>24}" for label in labels))
+        report(f"  {factor:>5}  " + "  ".join(f"{label:>24}" for label in ALGORITHMS))
         for value in sweeps[factor]:
             cells = []
-            for label in labels:
+            for label in ALGORITHMS:
                 r = part[(part.value == value) & (part.algorithm == label)].iloc[0]
                 cells.append(f"{r.speedup_mean:5.2f}/{r.speedup_worst:5.2f} | {r.lb_ratio_mean:4.2f}/"
                              f"{r.lb_ratio_worst:4.2f}")
-            report(f"  {value:>5}  " + "  ".join(f"{c:>24}" for c in cells))
+            report(f"  {value:>5g}  " + "  ".join(f"{c:>24}" for c in cells))
     report()
-    _analysis(report, df, default)
+    _analysis(report, df, DEFAULT)
 
 
 def _analysis(report: Report, df, default: dict[str, float]) -> None:
@@ -306,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and few seeds (under a minute)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="study store of the quality sweeps (default: results/tmp/<spec>.sqlite; a rerun resumes)")
+    parser.add_argument("--workers", type=int, default=None, help="local processes of the quality study (default: cores)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="run the quality study on this Dask cluster")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     prefix = "heuristics_quick_" if args.quick else "heuristics_"
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_speed:
         speed(report, args.quick, prefix)
     if not args.skip_quality:
-        quality(report, args.quick, prefix)
+        quality(report, args, prefix)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     report(f"total {time.perf_counter() - started:.1f} s; load average {load[0]:.2f} at the end")
     part = "" if not (args.skip_speed or args.skip_quality) else "_quality" if args.skip_speed else "_speed"

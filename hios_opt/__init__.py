@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "OpGraph", "Op", "Edge", "Platform", "Schedule", "Stage", "evaluate", "simulate", "Timeline",
     "AnalyticModel", "MeasuredModel", "StageModel", "lower_bound", "critical_path_bound", "work_bound",
-    "generators", "errors", "HiosError", "schedule", "algorithms", "compare", "solve", "__version__",
+    "generators", "errors", "HiosError", "schedule", "algorithms", "compare", "solve", "study", "__version__",
 ]
 
 # Entry points that live in modules with heavier imports, loaded on first use.
@@ -48,7 +48,13 @@ _LAZY = {
 }
 
 
+# Subpackages with heavier imports, loaded on first use (``ho.study.run(...)``).
+_LAZY_MODULES = ("study",)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return import_module(f"{__name__}.{name}")
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(import_module(module), attr)

@@ -37,6 +37,9 @@ __all__ = [
     "OpExecutionError",
     "DeviceError",
     "MissingDependencyError",
+    "SpecError",
+    "StoreError",
+    "StudyError",
 ]
 
 
@@ -166,3 +169,18 @@ class MissingDependencyError(HiosError, ImportError):
     """A feature needs an optional package that is not installed (PyTorch
     for tracing, profiling and the executor); the message names the extra
     to install, e.g. ``pip install 'hios_opt[torch]'``."""
+
+
+# --- studies -------------------------------------------------------------------
+class SpecError(HiosError, ValueError):
+    """A study spec is invalid: an unknown key or a bad value; the message
+    names the key's path (``generate[0].ccr``) and the file's line."""
+
+
+class StoreError(HiosError, RuntimeError):
+    """A study store cannot be used: corrupt, not a study store, or written by
+    a newer version. It is refused, never overwritten."""
+
+
+class StudyError(HiosError, RuntimeError):
+    """A study cannot run (no usable cluster, workers without hios_opt ...)."""

@@ -24,7 +24,7 @@ from .common import check_output_paths
 __all__ = ["main", "build_parser", "Parser", "UsageError", "MAX_ERROR_CHARS"]
 
 # Subcommand modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("core", "sched", "exact", "zoo", "execute", "demo")
+COMMAND_MODULES = ("core", "sched", "exact", "zoo", "execute", "demo", "study")
 
 
 class UsageError(Exception):
