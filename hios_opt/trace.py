@@ -65,6 +65,7 @@ import torch.fx as fx
 from torch import nn
 from torch.fx.node import map_aggregate
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 from hios_opt.errors import OpExecutionError, ProfileError, TraceError
 
@@ -970,25 +971,20 @@ def _fetch_attr(root: nn.Module, target: str) -> Any:
 
 
 def iter_tensors(value: Any) -> Iterable[torch.Tensor]:
-    """Yield every tensor inside a (nested tuple/list/dict) value."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from iter_tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from iter_tensors(item)
+    """Yield every tensor inside a nested value (tuples, lists, dicts, named
+    tuples: any :mod:`torch.utils._pytree` container).
+
+    >>> [tuple(t.shape) for t in iter_tensors({"a": torch.zeros(1), "b": (2, [torch.zeros(2, 3)])})]
+    [(1,), (2, 3)]
+    """
+    return (leaf for leaf in tree_leaves(value) if isinstance(leaf, torch.Tensor))
 
 
 def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
-    """Apply ``fn`` to every tensor inside a (nested tuple/list/dict) value."""
-    if isinstance(value, torch.Tensor):
-        return fn(value)
-    if isinstance(value, tuple):
-        return tuple(map_tensors(v, fn) for v in value)
-    if isinstance(value, list):
-        return [map_tensors(v, fn) for v in value]
-    if isinstance(value, dict):
-        return {k: map_tensors(v, fn) for k, v in value.items()}
-    return value
+    """Apply ``fn`` to every tensor inside a nested value; other leaves and
+    the containers' types are kept.
+
+    >>> map_tensors((torch.ones(2), "x", [torch.zeros(1)]), lambda t: t + 1)
+    (tensor([2., 2.]), 'x', [tensor([1.])])
+    """
+    return tree_map_only(torch.Tensor, fn, value)

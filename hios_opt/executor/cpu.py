@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from hios_opt.errors import ExecutorError, OpExecutionError
+from hios_opt.errors import DeviceError, ExecutorError, OpExecutionError
 from hios_opt.executor.plan import Plan
 
 __all__ = ["CpuExecutor", "RunRecord"]
@@ -186,8 +186,6 @@ class CpuExecutor:
     """
 
     def __init__(self, plan: Plan, *, timeout_s: float = 60.0, intra_op_threads: int | None = None) -> None:
-        from hios_opt.errors import DeviceError
-
         if plan.device_map is not None:
             bad = {g: str(d) for g, d in plan.device_map.items() if d.type != "cpu"}
             if bad:

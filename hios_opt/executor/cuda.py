@@ -333,7 +333,6 @@ class StreamEngine:
                         env.pop(key, None)
         if self.transport is not None:
             self.transport.finish(env)
-        self._last_events = events
         return env, op_events
 
     def _fetch(
