@@ -11,7 +11,8 @@ exact CP-SAT / MILP models that give the optimum or a proven lower bound.
 7.0
 
 Importing ``hios_opt`` does not import torch; the model zoo, tracing,
-profiling and the executor live in submodules that do.
+profiling, the executor and ``hios_opt.optimize`` (loaded on first use) live
+in submodules that do.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "OpGraph", "Op", "Edge", "Platform", "Schedule", "Stage", "evaluate", "simulate", "Timeline",
     "AnalyticModel", "MeasuredModel", "StageModel", "lower_bound", "critical_path_bound", "work_bound",
     "generators", "errors", "HiosError", "schedule", "algorithms", "compare", "solve", "__version__",
+    "optimize", "ScheduledModule",
 ]
 
 # Entry points that live in modules with heavier imports, loaded on first use.
@@ -43,6 +45,8 @@ _LAZY = {
     "compare": ("hios_opt.comparison", "compare"),
     "solve": ("hios_opt.exact", "solve"),
     "SolveResult": ("hios_opt.exact", "SolveResult"),
+    "optimize": ("hios_opt.scheduled", "optimize"),
+    "ScheduledModule": ("hios_opt.scheduled", "ScheduledModule"),
 }
 
 

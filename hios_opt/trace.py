@@ -691,10 +691,23 @@ def trace(
         with torch.no_grad():
             ShapeProp(gm).propagate(*inputs)
     except Exception as exc:
+        # ShapeProp wraps the error in one that prints the whole fx node; the cause is what the user needs
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        shapes = [list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__ for x in inputs]
         raise TraceError(
-            f"running {model_name!r} on the example input failed: {type(exc).__name__}: {exc}"
+            f"running {model_name!r} on the example input ({shapes}) failed{_failed_node(exc)}: "
+            f"{type(cause).__name__}: {cause}"
         ) from exc
     return _build(gm, module, inputs, granularity, model_name)
+
+
+def _failed_node(exc: BaseException) -> str:
+    """`` at node 'stem' (Linear)`` from ShapeProp's error, when it names one."""
+    text = str(exc)
+    if not text.startswith("ShapeProp error for: node=%"):
+        return ""
+    name = text[len("ShapeProp error for: node=%"):].split(" ", 1)[0]
+    return f" at node {name!r}"
 
 
 def _retrace(module: nn.Module, inputs: tuple[Any, ...], granularity: str, name: str) -> TracedGraph:
