@@ -16,7 +16,8 @@ Grouping rule
   (``F.conv2d``, ``F.max_pool2d``, ``torch.matmul``, ``x.mean()`` ...).
 * ``granularity="block"`` additionally fuses a convolution with the
   BatchNorm that consumes it (when the BatchNorm is the convolution's only
-  user), and treats parameter-free activation/shape modules (``nn.ReLU``,
+  user; modules, or ``F.conv2d`` and ``F.batch_norm`` on parameters, as in
+  graphs captured by ``torch.compile``), and treats parameter-free activation/shape modules (``nn.ReLU``,
   ``nn.Dropout``, ``nn.Flatten``, ``nn.Identity`` ...) as glue, so that
   ``conv -> bn -> relu`` is one operator. ``granularity="module"`` keeps one
   operator per leaf-module call.
@@ -108,6 +109,7 @@ _GLUE_MODULES = (
 _CONV_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T_MODULES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _BN_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_CONV_FUNCTIONS = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"})
 _INPLACE_OPERATORS = frozenset({"iadd", "isub", "imul", "itruediv"})
 
 
@@ -750,6 +752,19 @@ def _is_glue(node: fx.Node, modules: Mapping[str, nn.Module], granularity: str) 
     return name in _VIEW_GLUE or name in _ELEMENTWISE_GLUE
 
 
+def _is_batch_norm(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
+    """A BatchNorm module, or ``F.batch_norm`` (as in graphs captured by dynamo)."""
+    if node.op == "call_module":
+        return isinstance(modules[node.target], _BN_MODULES)
+    return node.op == "call_function" and _target_name(node, modules) == "batch_norm"
+
+
+def _is_convolution(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
+    if node.op == "call_module":
+        return isinstance(modules[node.target], _CONV_MODULES + _CONV_T_MODULES)
+    return node.op == "call_function" and _target_name(node, modules) in _CONV_FUNCTIONS
+
+
 def _mutates_input(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
     if node.op == "call_module":
         return bool(getattr(modules[node.target], "inplace", False))
@@ -842,17 +857,13 @@ def _build(
         if _is_glue(node, modules, granularity):
             if len(producers) == 1:
                 op_id = next(iter(producers))
-        elif (
-            granularity == "block"
-            and node.op == "call_module"
-            and isinstance(modules[node.target], _BN_MODULES)
-            and len(node.all_input_nodes) == 1
-        ):
-            src = node.all_input_nodes[0]
+        elif granularity == "block" and _is_batch_norm(node, modules):
+            src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
             if (
-                src.op == "call_module"
-                and isinstance(modules[src.target], _CONV_MODULES + _CONV_T_MODULES)
+                src is not None
+                and _is_convolution(src, modules)
                 and len(src.users) == 1
+                and all(a is src or a.op == "get_attr" for a in node.all_input_nodes)
                 and src.name in owner
                 and members[owner[src.name]][-1] is src
             ):

@@ -165,3 +165,22 @@ def test_backend_returns_a_scheduled_module(plan_wins) -> None:
     assert isinstance(run.scheduled, ScheduledModule) and run.scheduled.mode == "scheduled"
     with torch.no_grad():
         assert torch.allclose(run(x), gm(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "inception_v3", "vit_moe"])
+def test_zoo_graphs_group_into_the_ops_trace_makes(name, plan_wins) -> None:
+    import hios_opt.models as zoo
+    from hios_opt.trace import trace
+
+    model = zoo.get(name, input_size=max(zoo.info(name).min_input_size, 32))
+    x = model.example_input()
+    made: list[ScheduledModule] = []
+
+    def spy(gm, example_inputs, **kwargs):
+        run = dynamo.backend(gm, example_inputs, **kwargs)
+        made.append(run.scheduled)
+        return run
+
+    with torch.no_grad():
+        assert torch.allclose(torch.compile(model, backend=spy, options=OPTIONS)(x), model(x), atol=1e-4)
+    assert len(made) == 1 and made[0].graph.n_ops == len(trace(model, x).ops)
