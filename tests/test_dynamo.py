@@ -59,7 +59,7 @@ def fresh_dynamo():
 
 @pytest.fixture
 def plan_wins(monkeypatch):
-    monkeypatch.setattr(scheduled, "_time_all", lambda fns, device, warmup, repeat: {
+    monkeypatch.setattr(scheduled, "time_calls", lambda fns, device, warmup, repeat: {
         "forward": 10.0, "scheduled": 5.0, "sequential": 9.0})
 
 
@@ -132,7 +132,7 @@ def test_dynamic_shapes_fall_back(caplog) -> None:
 
 
 def test_not_faster_falls_back(monkeypatch, caplog) -> None:
-    monkeypatch.setattr(scheduled, "_time_all", lambda fns, device, warmup, repeat: {
+    monkeypatch.setattr(scheduled, "time_calls", lambda fns, device, warmup, repeat: {
         "forward": 1.0, "scheduled": 5.0, "sequential": 9.0})
     net, x = Branches().eval(), torch.randn(2, 16)
     with caplog.at_level(logging.WARNING, logger="hios_opt.dynamo"), torch.no_grad():
@@ -184,3 +184,29 @@ def test_zoo_graphs_group_into_the_ops_trace_makes(name, plan_wins) -> None:
     with torch.no_grad():
         assert torch.allclose(torch.compile(model, backend=spy, options=OPTIONS)(x), model(x), atol=1e-4)
     assert len(made) == 1 and made[0].graph.n_ops == len(trace(model, x).ops)
+
+
+def test_separate_query_key_value_projections_are_parallel_ops(plan_wins) -> None:
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q, self.k, self.v, self.out = (nn.Linear(32, 32) for _ in range(4))
+
+        def forward(self, x):
+            q, k, v = (p(x).unflatten(-1, (4, 8)).transpose(1, 2) for p in (self.q, self.k, self.v))
+            return self.out(torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
+
+    net, x = Attention().eval(), torch.randn(2, 10, 32)
+    made: list[ScheduledModule] = []
+
+    def spy(gm, example_inputs, **kwargs):
+        run = dynamo.backend(gm, example_inputs, **kwargs)
+        made.append(run.scheduled)
+        return run
+
+    with torch.no_grad():
+        assert torch.allclose(torch.compile(net, backend=spy, options=OPTIONS)(x), net(x), atol=1e-6)
+    graph = made[0].graph
+    projections = [op.id for op in graph.ops if op.kind.startswith("linear")][:3]
+    assert len(projections) == 3 and graph.independent(graph.index(op) for op in projections)
+    assert any(len(stage.ops) > 1 for stage in made[0].schedule.stages)

@@ -86,7 +86,7 @@ def fixed_times(monkeypatch):
     """Replace the final check's timings by given medians, to test the decision's wiring."""
 
     def use(**times):
-        monkeypatch.setattr(scheduled, "_time_all", lambda fns, device, warmup, repeat: {
+        monkeypatch.setattr(scheduled, "time_calls", lambda fns, device, warmup, repeat: {
             name: times[name] for name in fns})
     return use
 
