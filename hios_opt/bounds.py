@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from .costs import StageModel, default_model
-from .graph import OpGraph
+from .graph import OpGraph, longest_paths
 from .platform import Platform
 
 __all__ = ["critical_path_bound", "work_bound", "lower_bound"]
@@ -37,10 +37,8 @@ def critical_path_bound(graph: OpGraph, cost_model: StageModel | None = None) ->
     5.0
     """
     dur = default_model(cost_model).min_duration(graph)
-    finish = [0.0] * graph.n_ops
-    for v in graph.topo:
-        finish[v] = dur[v] + max((finish[u] for u in graph.pred[v]), default=0.0)
-    return max(finish)
+    head = longest_paths(graph, dur, direction="head")
+    return max(h + d for h, d in zip(head, dur))
 
 
 def work_bound(graph: OpGraph, platform: Platform, cost_model: StageModel | None = None) -> float:

@@ -109,7 +109,7 @@ from typing import Any
 
 from .errors import ProfileError
 from .graph import Edge, Op, OpGraph
-from .platform import Platform
+from .platform import Link, Platform
 
 __all__ = [
     "GpuSpec",
@@ -216,9 +216,10 @@ class GpuSpec:
         return self.tensor_tflops[dtype]
 
 
-@dataclass(frozen=True)
-class LinkSpec:
-    """A GPU-to-GPU link: per-direction bandwidth and a fixed per-copy latency.
+@dataclass(frozen=True, kw_only=True)
+class LinkSpec(Link):
+    """A datasheet :class:`~hios_opt.platform.Link` between two GPUs:
+    per-direction bandwidth and a fixed per-copy latency.
 
     Examples
     --------
@@ -229,13 +230,11 @@ class LinkSpec:
 
     key: str
     name: str
-    bandwidth_gbps: float
-    latency_us: float
     source: str
 
-    def transfer_ms(self, nbytes: int) -> float:
-        """Time to move ``nbytes`` over this link, in ms."""
-        return nbytes / (self.bandwidth_gbps * 1e6) + self.latency_us / 1e3
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "bandwidth_gbps": self.bandwidth_gbps,
+                "latency_us": self.latency_us, "source": self.source}
 
 
 _DATASHEETS = "NVIDIA {} datasheet (dense peaks, no sparsity)"
@@ -258,12 +257,12 @@ _PCIE = "PCIe {} x16: {} GT/s x 16 lanes, 128b/130b coding, per direction"
 
 #: The links :func:`estimate_costs` knows, by short name.
 LINKS: dict[str, LinkSpec] = {
-    "nvlink2": LinkSpec("nvlink2", "NVLink 2 (V100)", 150.0, 5.0, _NVLINK.format(6)),
-    "nvlink3": LinkSpec("nvlink3", "NVLink 3 (A100)", 300.0, 5.0, _NVLINK.format(12)),
-    "nvlink4": LinkSpec("nvlink4", "NVLink 4 (H100, H200)", 450.0, 5.0, _NVLINK.format(18)),
-    "pcie3": LinkSpec("pcie3", "PCIe 3.0 x16", 15.75, 10.0, _PCIE.format("3.0", 8)),
-    "pcie4": LinkSpec("pcie4", "PCIe 4.0 x16", 31.5, 10.0, _PCIE.format("4.0", 16)),
-    "pcie5": LinkSpec("pcie5", "PCIe 5.0 x16", 63.0, 10.0, _PCIE.format("5.0", 32)),
+    "nvlink2": LinkSpec(key="nvlink2", name="NVLink 2 (V100)", bandwidth_gbps=150.0, latency_us=5.0, source=_NVLINK.format(6)),
+    "nvlink3": LinkSpec(key="nvlink3", name="NVLink 3 (A100)", bandwidth_gbps=300.0, latency_us=5.0, source=_NVLINK.format(12)),
+    "nvlink4": LinkSpec(key="nvlink4", name="NVLink 4 (H100, H200)", bandwidth_gbps=450.0, latency_us=5.0, source=_NVLINK.format(18)),
+    "pcie3": LinkSpec(key="pcie3", name="PCIe 3.0 x16", bandwidth_gbps=15.75, latency_us=10.0, source=_PCIE.format("3.0", 8)),
+    "pcie4": LinkSpec(key="pcie4", name="PCIe 4.0 x16", bandwidth_gbps=31.5, latency_us=10.0, source=_PCIE.format("4.0", 16)),
+    "pcie5": LinkSpec(key="pcie5", name="PCIe 5.0 x16", bandwidth_gbps=63.0, latency_us=10.0, source=_PCIE.format("5.0", 32)),
 }
 
 
@@ -518,7 +517,7 @@ def _opgraph_inputs(graph: OpGraph, itemsize: int) -> tuple[list[_OpCost], list[
     def scale(nbytes: int) -> int:
         return nbytes * itemsize // source_itemsize
 
-    edge_bytes = Platform().edge_bytes(graph)
+    edge_bytes = graph.edge_bytes
     inputs = [0] * graph.n_ops
     for k, nbytes in enumerate(edge_bytes):
         inputs[graph.edge_dst[k]] += scale(nbytes)
@@ -682,7 +681,7 @@ def estimate_costs(
             "min_utilization": MIN_UTILIZATION,
             "bytes_per_element": itemsize,
         },
-        "link": None if link_spec is None else asdict(link_spec),
+        "link": None if link_spec is None else link_spec.to_dict(),
     })
     base_meta.pop("flops_per_ms", None)
     base_meta.update(meta or {})

@@ -1,192 +1,35 @@
 """The one evaluator: validates a schedule and computes its timeline.
 
-Semantics (DESIGN.md section 1): a stage starts when the previous stage on
-its GPU has ended and every input of every op in it is ready (an input from
-the same GPU when its producer's stage ends; from another GPU ``c(u, v)``
-later); it lasts ``L(stage)``; all its ops finish at its end; the makespan is
-the latest stage end. Every algorithm's reported makespan is this module's
-number.
-
-:func:`evaluate` works on a :class:`~hios_opt.schedule.Schedule` of op ids.
-:func:`simulate` is the same computation on op indices, without the id
-checks, for algorithms that evaluate many candidate (possibly partial)
-schedules.
+:func:`evaluate` checks a :class:`~hios_opt.schedules.Schedule` of op ids
+against its graph and platform (every op once, stages of independent ops
+that fit the streams, GPUs that exist, no deadlock) and times it with the
+timing kernel's :func:`~hios_opt.timing.simulate` (the start rule of
+``docs/design.md``, section 1). Every algorithm's reported makespan is this
+module's number. ``simulate`` is re-exported here: the same computation on
+op indices, without the id checks, for algorithms that time many candidate
+(possibly partial) schedules.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .costs import StageModel, default_model
+from .costs import StageModel
 from .errors import (
     CoverageError,
-    DeadlockError,
     DependentStageError,
     GpuIndexError,
-    InvalidCostError,
     ScheduleError,
     StageSizeError,
 )
 from .graph import OpGraph
 from .platform import Platform
 from .schedules import Schedule
+from .timing import SimResult, edge_delays, simulate
 
-__all__ = ["evaluate", "simulate", "edge_comm", "Timeline", "StageTiming", "Transfer", "SimResult"]
-
-
-def edge_comm(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
-    """Cross-GPU delay of each edge under ``platform``'s uniform link, cached
-    on the graph (graphs are immutable and platforms hashable)."""
-    cache: dict[Platform, tuple[float, ...]] = graph.__dict__.setdefault("_edge_comm_cache", {})
-    key = platform.with_(gpus=1, streams=1) if platform.uniform else platform
-    comm = cache.get(key)
-    if comm is None:
-        comm = platform.edge_comm(graph)
-        cache[key] = comm
-    return comm
-
-
-@dataclass(frozen=True)
-class SimResult:
-    """Raw result of :func:`simulate`, by stage index."""
-
-    makespan: float
-    start: list[float]
-    end: list[float]
-    latency: list[float]
-
-
-def simulate(
-    graph: OpGraph,
-    platform: Platform,
-    stage_gpu: Sequence[int],
-    stage_ops: Sequence[Sequence[int]],
-    cost_model: StageModel | None = None,
-    *,
-    partial: bool = False,
-    stage_latency: Sequence[float] | None = None,
-) -> SimResult:
-    """Timeline of stages given as op indices, in O(V + E + stages).
-
-    Stages of one GPU run in list order. With ``partial=True`` ops that are in
-    no stage are ignored (edges touching them impose nothing); otherwise the
-    caller guarantees that every op is in exactly one stage. Raises
-    :class:`DeadlockError` when no execution exists. ``stage_latency`` may be
-    passed to reuse latencies already computed.
-
-    Examples
-    --------
-    >>> from hios_opt import generators
-    >>> g = generators.diamond()                      # a -> {b, c} -> d
-    >>> simulate(g, Platform(), [0, 0, 0, 0], [[0], [1], [2], [3]]).makespan
-    7.0
-    """
-    cost = default_model(cost_model)
-    n_stages = len(stage_ops)
-    stage_of = [-1] * graph.n_ops
-    for s, ops in enumerate(stage_ops):
-        for v in ops:
-            stage_of[v] = s
-    lat_solo = graph.latency
-    if stage_latency is None:
-        stage_latency = [
-            lat_solo[ops[0]] if len(ops) == 1 else cost.stage_latency(graph, ops) for ops in stage_ops
-        ]
-    uniform = platform.uniform
-    comm = edge_comm(graph, platform) if uniform else None
-    # Dependencies between stages as (consumer stage, delay) lists: one flat
-    # pass over the edges, then one over the stages for the per-GPU order.
-    out_deps: list[list[tuple[int, float]]] = [[] for _ in range(n_stages)]
-    indegree = [0] * n_stages
-    for e, (u, v) in enumerate(zip(graph.edge_src, graph.edge_dst)):
-        su = stage_of[u]
-        sv = stage_of[v]
-        if su == sv:
-            if su < 0 and not partial:
-                raise CoverageError(f"op indices {u} and {v} are in no stage")
-            continue  # both unplaced, or dependent ops in one stage (rejected by evaluate())
-        if su < 0 or sv < 0:
-            if partial:
-                continue
-            raise CoverageError(f"op index {u if su < 0 else v} is in no stage")
-        gu = stage_gpu[su]
-        gv = stage_gpu[sv]
-        if gu == gv:
-            delay = 0.0
-        elif uniform:
-            delay = comm[e]
-        else:
-            delay = platform.comm_ms(graph, e, gu, gv)
-        out_deps[su].append((sv, delay))
-        indegree[sv] += 1
-    last_on_gpu: dict[int, int] = {}
-    for s, gpu in enumerate(stage_gpu):
-        prev = last_on_gpu.get(gpu)
-        if prev is not None:
-            out_deps[prev].append((s, 0.0))
-            indegree[s] += 1
-        last_on_gpu[gpu] = s
-    ready = [0.0] * n_stages
-    start = [0.0] * n_stages
-    end = [0.0] * n_stages
-    queue = [s for s in range(n_stages) if indegree[s] == 0]
-    done = 0
-    makespan = 0.0
-    while queue:
-        s = queue.pop()
-        done += 1
-        t0 = ready[s]
-        t1 = t0 + stage_latency[s]
-        start[s] = t0
-        end[s] = t1
-        if t1 > makespan:
-            makespan = t1
-        for t, delay in out_deps[s]:
-            r = t1 + delay
-            if r > ready[t]:
-                ready[t] = r
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                queue.append(t)
-    if done < n_stages:
-        raise DeadlockError(_deadlock_message(out_deps, indegree, stage_gpu, stage_ops, graph))
-    if not math.isfinite(makespan):
-        s = min(range(n_stages), key=lambda k: (math.isfinite(end[k]), start[k]))
-        raise InvalidCostError(
-            f"stage #{s} (gpu {stage_gpu[s]}: {', '.join(graph.ids[v] for v in stage_ops[s])}) ends at "
-            f"{end[s]} ms: the costs of graph {graph.name!r} on this platform overflow a float"
-        )
-    return SimResult(makespan, start, end, list(stage_latency))
-
-
-def _deadlock_message(out_deps, indegree, stage_gpu, stage_ops, graph) -> str:
-    stuck = {s for s, d in enumerate(indegree) if d > 0}
-    waits_on: dict[int, int] = {}
-    for s in stuck:
-        for t, _ in out_deps[s]:
-            if t in stuck:
-                waits_on.setdefault(t, s)
-    node = min(stuck)
-    seen: dict[int, int] = {}
-    walk: list[int] = []
-    while node not in seen:
-        seen[node] = len(walk)
-        walk.append(node)
-        node = waits_on[node]
-    cycle = walk[seen[node]:]
-    ids = graph.ids
-
-    def label(s: int) -> str:
-        return f"stage #{s} (gpu {stage_gpu[s]}: {', '.join(ids[v] for v in stage_ops[s])})"
-
-    parts = [label(s) for s in cycle]
-    return "deadlock: the stage order contradicts the dependencies; " + " waits for ".join(
-        parts + [label(cycle[0])]
-    )
+__all__ = ["evaluate", "simulate", "Timeline", "StageTiming", "Transfer", "SimResult"]
 
 
 # --------------------------------------------------------------------- results
@@ -290,15 +133,15 @@ class Timeline:
     @cached_property
     def transfers(self) -> list[Transfer]:
         """Every edge whose producer and consumer sit on different GPUs."""
-        g, p = self.graph, self.platform
+        delays = edge_delays(self.graph, self.platform)
         gpu = self.op_gpu
         end = self.op_end
         out = []
-        for e, edge in enumerate(g.edges):
+        for e, edge in enumerate(self.graph.edges):
             a, b = gpu[edge.src], gpu[edge.dst]
             if a != b:
                 t0 = end[edge.src]
-                out.append(Transfer(edge.src, edge.dst, a, b, t0, t0 + p.comm_ms(g, e, a, b)))
+                out.append(Transfer(edge.src, edge.dst, a, b, t0, t0 + delays.between(e, a, b)))
         return out
 
     def to_dataframe(self, level: str = "op") -> Any:
@@ -467,9 +310,3 @@ def _first_dependent_stage(graph: OpGraph, stage_ops: list[list[int]],
 def _some(items: list[str], limit: int = 8) -> str:
     shown = ", ".join(repr(x) for x in items[:limit])
     return shown + (f" ... (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-def makespans_close(a: float, b: float, tol: float = 1e-6) -> bool:
-    """Float comparison used when a solver's objective is checked against the
-    evaluator."""
-    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)

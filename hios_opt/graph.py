@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from heapq import heapify, heappop, heappush
@@ -30,7 +30,7 @@ from .errors import (
 )
 from .reach import ReachIndex
 
-__all__ = ["Op", "Edge", "OpGraph", "GRAPH_FORMAT", "GRAPH_VERSION", "REACH_BITS_MAX_OPS"]
+__all__ = ["Op", "Edge", "OpGraph", "longest_paths", "GRAPH_FORMAT", "GRAPH_VERSION", "REACH_BITS_MAX_OPS"]
 
 GRAPH_FORMAT = "hios-opt/graph"
 GRAPH_VERSION = 1
@@ -190,6 +190,74 @@ def _edge_from_dict(d: Mapping[str, Any], where: str) -> Edge:
     if unknown:
         raise FormatError(f"edge {src!r} -> {dst!r}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
     return Edge(src, dst, d.get("comm_ms"), d.get("bytes"))
+
+
+def longest_paths(
+    graph: OpGraph,
+    op_weight: Sequence[Any],
+    edge_weight: Sequence[Any] | None = None,
+    *,
+    direction: str = "head",
+) -> list[Any]:
+    """Longest weighted path lengths, one per op.
+
+    Parameters
+    ----------
+    graph : OpGraph
+    op_weight : sequence
+        Weight of each op (by op index).
+    edge_weight : sequence, optional
+        Weight of each edge (by edge index), added between two ops; none by default.
+    direction : {"head", "tail"}
+        ``"head"``: the longest path from a source *to* each op, the op's own
+        weight excluded (its earliest start if every op had its own GPU and
+        edges cost ``edge_weight``). ``"tail"``: the longest path from each
+        op to a sink, the op's own weight included.
+
+    Returns
+    -------
+    list
+        By op index, in the weights' type (0 where no path adds anything).
+
+    Examples
+    --------
+    >>> from hios_opt import generators
+    >>> g = generators.diamond()                      # a(1) -> b(2), c(3) -> d(1)
+    >>> longest_paths(g, g.latency), longest_paths(g, g.latency, direction="tail")
+    ([0.0, 1.0, 1.0, 4.0], [5.0, 3.0, 4.0, 1.0])
+    >>> longest_paths(g, g.latency, [0.5] * g.n_edges, direction="tail")[0]   # a + 0.5 + c + 0.5 + d
+    6.0
+    """
+    n = graph.n_ops
+    zero = op_weight[0] * 0 if n else 0  # 0 or 0.0, as the weights
+    level: list[Any] = [zero] * n
+    edge_src, edge_dst = graph.edge_src, graph.edge_dst
+    if direction == "head":
+        in_edges = graph.in_edges
+        for v in graph.topo:
+            best: Any = zero
+            for e in in_edges[v]:
+                u = edge_src[e]
+                t = level[u] + op_weight[u]
+                if edge_weight is not None:
+                    t += edge_weight[e]
+                if t > best:
+                    best = t
+            level[v] = best
+        return level
+    if direction != "tail":
+        raise ValueError(f"direction must be 'head' or 'tail', got {direction!r}")
+    out_edges = graph.out_edges
+    for u in reversed(graph.topo):
+        best = zero
+        for e in out_edges[u]:
+            t = level[edge_dst[e]]
+            if edge_weight is not None:
+                t += edge_weight[e]
+            if t > best:
+                best = t
+        level[u] = op_weight[u] + best
+    return level
 
 
 @dataclass(frozen=True, eq=False)
@@ -484,6 +552,13 @@ class OpGraph:
     def sinks(self) -> list[str]:
         return [op.id for i, op in enumerate(self._ops) if not self.succ[i]]
 
+    @cached_property
+    def edge_bytes(self) -> tuple[int, ...]:
+        """Bytes each edge moves: its ``bytes``, else its producer's ``output_bytes``."""
+        ops = self._ops
+        return tuple(e.bytes if e.bytes is not None else ops[self.edge_src[k]].output_bytes
+                     for k, e in enumerate(self._edges))
+
     @property
     def total_latency_ms(self) -> float:
         """Sum of solo latencies: the sequential makespan on one stream."""
@@ -621,41 +696,22 @@ class OpGraph:
                     stack.append(x)
         return False
 
-    def top_level(self, comm: tuple[float, ...] | None = None) -> tuple[float, ...]:
+    def top_level(self, comm: Sequence[float] | None = None) -> tuple[float, ...]:
         """Earliest start of each op if every op had its own GPU: the longest
         path (latencies, plus ``comm[e]`` on each edge when given) from a source
         to the op, excluding the op itself."""
-        level = [0.0] * self.n_ops
-        lat = self.latency
-        for v in self.topo:
-            best = 0.0
-            for e in self.in_edges[v]:
-                u = self.edge_src[e]
-                t = level[u] + lat[u] + (comm[e] if comm is not None else 0.0)
-                if t > best:
-                    best = t
-            level[v] = best
-        return tuple(level)
+        return tuple(longest_paths(self, self.latency, comm, direction="head"))
 
-    def bottom_level(self, comm: tuple[float, ...] | None = None) -> tuple[float, ...]:
+    def bottom_level(self, comm: Sequence[float] | None = None) -> tuple[float, ...]:
         """Longest path from each op to a sink, including the op's latency
         (and ``comm[e]`` on each edge when given)."""
-        level = [0.0] * self.n_ops
-        lat = self.latency
-        for u in reversed(self.topo):
-            best = 0.0
-            for e in self.out_edges[u]:
-                t = level[self.edge_dst[e]] + (comm[e] if comm is not None else 0.0)
-                if t > best:
-                    best = t
-            level[u] = lat[u] + best
-        return tuple(level)
+        return tuple(longest_paths(self, self.latency, comm, direction="tail"))
 
-    def critical_path_ms(self, comm: tuple[float, ...] | None = None) -> float:
+    def critical_path_ms(self, comm: Sequence[float] | None = None) -> float:
         """Length of the longest path (without communication by default)."""
         return max(self.bottom_level(comm))
 
-    def longest_path(self, comm: tuple[float, ...] | None = None) -> list[str]:
+    def longest_path(self, comm: Sequence[float] | None = None) -> list[str]:
         """Op ids of one longest path (ties broken by op index)."""
         bottom = self.bottom_level(comm)
         start = max(range(self.n_ops), key=lambda i: (bottom[i], -i))

@@ -1,4 +1,10 @@
-"""The platform: identical GPUs, streams per GPU, and the links between them."""
+"""The platform: identical GPUs, streams per GPU, and the links between them.
+
+A :class:`Link` is the one link model of the package (bandwidth in GB/s,
+latency in microseconds): platforms, measured links (:mod:`hios_opt.profile`)
+and datasheet links (:mod:`hios_opt.estimate`) are all links. What an edge's
+tensor costs on a platform is :func:`hios_opt.timing.edge_delays`'s job.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 
 from .errors import PlatformError
 
-__all__ = ["Platform", "MAX_GPUS", "MAX_STREAMS"]
+__all__ = ["Platform", "Link", "MAX_GPUS", "MAX_STREAMS"]
 
 # Far above any real machine; they keep per-GPU and per-stream tables (timelines,
 # Gantt rows, solver variables) from exhausting memory on a typo like 10**12.
@@ -38,15 +44,36 @@ def _finite(value: Any, name: str, *, positive: bool) -> float:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link between two devices: ``bytes / bandwidth + latency``.
+
+    Examples
+    --------
+    >>> round(Link(bandwidth_gbps=10.0, latency_us=5.0).transfer_ms(1_000_000), 6)   # 1 MB at 10 GB/s + 5 us
+    0.105
+    """
+
+    bandwidth_gbps: float
+    latency_us: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bandwidth_gbps", _finite(self.bandwidth_gbps, "bandwidth_gbps", positive=True))
+        object.__setattr__(self, "latency_us", _finite(self.latency_us, "latency_us", positive=False))
+
+    def transfer_ms(self, nbytes: int) -> float:
+        """Time to move ``nbytes`` over this link, in ms (GB/s = 1e6 bytes per ms)."""
+        return nbytes / (self.bandwidth_gbps * 1e6) + self.latency_us / 1e3
+
+
+@dataclass(frozen=True)
 class Platform:
     """``gpus`` identical GPUs with ``streams`` concurrent streams each.
 
-    The link model turns a tensor size into a transfer time
-    ``bytes / bandwidth + latency`` between two different GPUs (zero on the
-    same GPU). It is uniform (``bandwidth_gbps``, ``latency_us``) unless a
-    ``K x K`` matrix is given (``bandwidth_matrix_gbps``, and optionally
-    ``latency_matrix_us``), e.g. for an NVLink topology. An edge whose
-    ``comm_ms`` is set in the graph keeps that value on every pair of GPUs.
+    The GPUs are joined by :class:`Link` s: one for every pair
+    (``bandwidth_gbps``, ``latency_us``) unless a ``K x K`` matrix is given
+    (``bandwidth_matrix_gbps``, and optionally ``latency_matrix_us``), e.g.
+    for an NVLink topology. An edge whose ``comm_ms`` is set in the graph
+    keeps that value on every pair of GPUs (:func:`hios_opt.timing.edge_delays`).
 
     Examples
     --------
@@ -92,8 +119,20 @@ class Platform:
         """True when every pair of distinct GPUs has the same link."""
         return self.bandwidth_matrix_gbps is None
 
+    def link(self, gpu_a: int, gpu_b: int) -> Link:
+        """The link from ``gpu_a`` to ``gpu_b`` (two distinct GPUs).
+
+        >>> Platform(gpus=2).link(0, 1)
+        Link(bandwidth_gbps=16.0, latency_us=10.0)
+        """
+        if self.bandwidth_matrix_gbps is None:
+            return Link(self.bandwidth_gbps, self.latency_us)
+        lat = self.latency_matrix_us[gpu_a][gpu_b] if self.latency_matrix_us is not None else self.latency_us
+        return Link(self.bandwidth_matrix_gbps[gpu_a][gpu_b], lat)
+
     def transfer_ms(self, nbytes: int, gpu_a: int, gpu_b: int) -> float:
-        """Time to move ``nbytes`` from ``gpu_a`` to ``gpu_b`` (0 on one GPU)."""
+        """Time to move ``nbytes`` from ``gpu_a`` to ``gpu_b`` (0 on one GPU);
+        :meth:`Link.transfer_ms` of their link, without building it."""
         if gpu_a == gpu_b:
             return 0.0
         if self.bandwidth_matrix_gbps is None:
@@ -103,52 +142,6 @@ class Platform:
             lat = self.latency_matrix_us[gpu_a][gpu_b] if self.latency_matrix_us is not None else self.latency_us
         # GB/s = 1e9 bytes per 1e3 ms
         return nbytes / (bw * 1e6) + lat / 1e3
-
-    def edge_bytes(self, graph: Any) -> tuple[int, ...]:
-        """Bytes moved by each edge: its ``bytes``, else the producer's output."""
-        ops = graph.ops
-        return tuple(
-            e.bytes if e.bytes is not None else ops[graph.edge_src[k]].output_bytes
-            for k, e in enumerate(graph.edges)
-        )
-
-    def edge_comm(self, graph: Any) -> tuple[float, ...]:
-        """Cross-GPU delay of each edge under a uniform link (for a matrix
-        link, the slowest pair: an upper value used by heuristics' priorities).
-        An edge's own ``comm_ms`` wins over the link model."""
-        nbytes = self.edge_bytes(graph)
-        if self.uniform:
-            per_byte, fixed = 1.0 / (self.bandwidth_gbps * 1e6), self.latency_us / 1e3
-        else:
-            k = self.gpus
-            worst = max(
-                (self.transfer_ms(1, a, b) for a in range(k) for b in range(k) if a != b), default=0.0
-            )
-            fixed = max((self.transfer_ms(0, a, b) for a in range(k) for b in range(k) if a != b), default=0.0)
-            per_byte = worst - fixed
-        comm = tuple(
-            e.comm_ms if e.comm_ms is not None else nbytes[k] * per_byte + fixed
-            for k, e in enumerate(graph.edges)
-        )
-        if not all(map(math.isfinite, comm)):
-            k = next(k for k, c in enumerate(comm) if not math.isfinite(c))
-            e = graph.edges[k]
-            raise PlatformError(
-                f"edge {e.src!r} -> {e.dst!r}: moving {nbytes[k]} bytes takes {comm[k]} ms on this link "
-                f"(bandwidth {self.bandwidth_gbps:g} GB/s); the bandwidth is too small"
-            )
-        return comm
-
-    def comm_ms(self, graph: Any, edge: int, gpu_a: int, gpu_b: int) -> float:
-        """Delay of edge index ``edge`` when its producer runs on ``gpu_a`` and
-        its consumer on ``gpu_b``."""
-        if gpu_a == gpu_b:
-            return 0.0
-        e = graph.edges[edge]
-        if e.comm_ms is not None:
-            return e.comm_ms
-        nbytes = e.bytes if e.bytes is not None else graph.ops[graph.edge_src[edge]].output_bytes
-        return self.transfer_ms(nbytes, gpu_a, gpu_b)
 
     def with_(self, **changes: Any) -> Platform:
         """A copy with some fields changed."""

@@ -103,7 +103,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -112,6 +112,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hios_opt.errors import ProfileError
+from hios_opt.platform import Link
 from hios_opt.trace import TracedGraph, map_tensors
 
 __all__ = ["LinkModel", "measure_costs", "measure_link", "cache_dir", "cache_path", "device_name"]
@@ -128,40 +129,34 @@ T = TypeVar("T")
 TIMINGS = ("launch", "kernel")
 
 
-@dataclass(frozen=True)
-class LinkModel:
-    """A measured transfer-time curve between two devices.
+@dataclass(frozen=True, kw_only=True)
+class LinkModel(Link):
+    """A measured :class:`~hios_opt.platform.Link`: the fitted transfer-time
+    curve between two devices.
 
     Attributes
     ----------
+    bandwidth_gbps, latency_us : float
+        The fit ``ms = latency_us / 1e3 + bytes / (bandwidth_gbps * 1e6)``.
     device_a, device_b : str
         Source and destination.
-    bandwidth_gbps : float
-        Fitted bandwidth (GB/s).
-    latency_ms : float
-        Fitted fixed cost per transfer (ms).
     samples : tuple of (int, float)
         ``(bytes, median ms)`` measurements behind the fit.
 
     Examples
     --------
-    >>> link = LinkModel("cpu", "cpu", bandwidth_gbps=10.0, latency_ms=0.01, samples=())
+    >>> link = LinkModel(bandwidth_gbps=10.0, latency_us=10.0, device_a="cpu", device_b="cpu", samples=())
     >>> round(link.transfer_ms(1_000_000), 6)
     0.11
     """
 
     device_a: str
     device_b: str
-    bandwidth_gbps: float
-    latency_ms: float
-    samples: tuple[tuple[int, float], ...]
-
-    def transfer_ms(self, nbytes: int) -> float:
-        """Predicted time to move ``nbytes``."""
-        return self.latency_ms + nbytes / (self.bandwidth_gbps * 1e6)
+    samples: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(map(list, v)) if k == "samples" else v) for k, v in asdict(self).items()}
+        return {"device_a": self.device_a, "device_b": self.device_b, "bandwidth_gbps": self.bandwidth_gbps,
+                "latency_us": self.latency_us, "samples": [list(s) for s in self.samples]}
 
 
 # ------------------------------------------------------------------ helpers
@@ -595,7 +590,7 @@ def measure_link(
     Examples
     --------
     >>> link = measure_link("cpu", sizes=(1 << 12, 1 << 16), repeat=3)
-    >>> link.bandwidth_gbps > 0 and link.latency_ms >= 0
+    >>> link.bandwidth_gbps > 0 and link.latency_us >= 0
     True
     """
     a = torch.device(device_a)
@@ -626,7 +621,7 @@ def measure_link(
         device_a=str(a),
         device_b=str(b),
         bandwidth_gbps=1.0 / (slope * 1e6),
-        latency_ms=max(float(intercept), 0.0),
+        latency_us=max(float(intercept), 0.0) * 1e3,
         samples=tuple(samples),
     )
 

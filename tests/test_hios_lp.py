@@ -10,7 +10,8 @@ import pytest
 from hios_opt import Edge, Op, OpGraph, Platform, evaluate, generators, lower_bound, simulate
 from hios_opt.errors import OptionError
 from hios_opt.heuristics.common import priority_order
-from hios_opt.heuristics.hios_lp import PartialTimeline, hios_lp, longest_path_mapping
+from hios_opt.heuristics.hios_lp import hios_lp, longest_path_mapping
+from hios_opt.timing import PartialTimeline
 
 
 def small_random_graph(rng: random.Random, max_ops: int = 30) -> OpGraph:

@@ -12,7 +12,8 @@ from hios_opt import Edge, Op, OpGraph, Platform, Schedule, Stage, evaluate, gen
 from hios_opt.costs import AnalyticModel
 from hios_opt.errors import CoverageError, DeadlockError, GpuIndexError, OptionError, ScheduleError
 from hios_opt.heuristics import heft, sequential
-from hios_opt.heuristics.intra import StageTimeline, intra_gpu
+from hios_opt.heuristics.intra import intra_gpu
+from hios_opt.timing import StageTimeline
 
 from .helpers import random_schedule
 from .test_hios_lp import small_random_graph

@@ -24,7 +24,7 @@ from hios_opt import OpGraph, Platform, Schedule, evaluate, generators, lower_bo
 from hios_opt._io import loads_json
 from hios_opt.costs import AnalyticModel, MeasuredModel
 from hios_opt.errors import OptionError
-from hios_opt.evaluate import edge_comm
+from hios_opt.timing import edge_delays
 
 TOL = 1e-9
 
@@ -122,7 +122,8 @@ def chain_bound(graph: OpGraph, platform: Platform, schedule: Schedule) -> float
     that chain at most once. Every valid schedule satisfies it."""
     timeline = evaluate(graph, platform, schedule)
     gpu = timeline.op_gpu
-    cut = [platform.comm_ms(graph, e, gpu[edge.src], gpu[edge.dst]) for e, edge in enumerate(graph.edges)]
+    delays = edge_delays(graph, platform)
+    cut = [delays.between(e, gpu[edge.src], gpu[edge.dst]) for e, edge in enumerate(graph.edges)]
     return math.fsum(st.latency for st in timeline.stages) + math.fsum(cut)
 
 
@@ -151,7 +152,7 @@ def check_upper_bounds(graph: OpGraph, platform: Platform, algorithm: str, sched
         assert span == pytest.approx(sequential, rel=TOL, abs=TOL)
     if algorithm == "ios":
         assert leq(span, sequential), (span, sequential)
-    comm = edge_comm(graph, platform)
+    comm = edge_delays(graph, platform).cross
     free_links = platform.gpus == 1 or all(c == 0 for c in comm)
     lat = graph.latency
     measured_ok = all(v <= math.fsum(lat[i] for i in k) for k, v in graph.stage_table.items())

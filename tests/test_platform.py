@@ -2,6 +2,7 @@ import pytest
 
 from hios_opt import Platform
 from hios_opt.errors import HiosError, PlatformError
+from hios_opt.timing import edge_delays
 
 
 def test_transfer_time_arithmetic():
@@ -13,9 +14,10 @@ def test_transfer_time_arithmetic():
 
 def test_edge_comm_prefers_explicit_value(diamond):
     p = Platform(gpus=2)
-    assert p.edge_comm(diamond) == (0.5, 0.5, 0.5, 0.5)
-    assert p.comm_ms(diamond, 0, 0, 1) == 0.5
-    assert p.comm_ms(diamond, 0, 1, 1) == 0.0
+    delays = edge_delays(diamond, p)
+    assert delays.cross == (0.5, 0.5, 0.5, 0.5)
+    assert delays.between(0, 0, 1) == 0.5
+    assert delays.between(0, 1, 1) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -51,5 +53,5 @@ def test_matrix_edge_comm_uses_slowest_pair():
     g = OpGraph([Op("a", 1.0, output_bytes=1_000_000), Op("b", 1.0)], [Edge("a", "b")])
     p = Platform(gpus=2, latency_us=0.0, bandwidth_matrix_gbps=((1.0, 10.0), (1.0, 1.0)))
     # slowest pair: 1 MB at 1 GB/s = 1 ms
-    assert p.edge_comm(g) == (pytest.approx(1.0),)
-    assert p.comm_ms(g, 0, 0, 1) == pytest.approx(0.1)
+    assert edge_delays(g, p).cross == (pytest.approx(1.0),)
+    assert edge_delays(g, p).between(0, 0, 1) == pytest.approx(0.1)

@@ -26,7 +26,7 @@ def private_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-FAST = {"warmup": 1, "repeat": 3, "progress": False, "link": LinkModel("cpu", "cpu", 5.0, 0.01, ())}
+FAST = {"warmup": 1, "repeat": 3, "progress": False, "link": LinkModel(bandwidth_gbps=5.0, latency_us=10.0, device_a="cpu", device_b="cpu")}
 
 
 def test_measured_graph(traced, private_cache) -> None:
@@ -119,9 +119,9 @@ def test_max_pairs_prefers_close_depths() -> None:
 
 def test_measure_link() -> None:
     link = measure_link("cpu", sizes=(1 << 12, 1 << 14, 1 << 16), warmup=1, repeat=3)
-    assert link.bandwidth_gbps > 0 and link.latency_ms >= 0 and len(link.samples) == 3
+    assert link.bandwidth_gbps > 0 and link.latency_us >= 0 and len(link.samples) == 3
     assert link.transfer_ms(1 << 20) > link.transfer_ms(0)
-    assert set(link.to_dict()) == {"device_a", "device_b", "bandwidth_gbps", "latency_ms", "samples"}
+    assert set(link.to_dict()) == {"device_a", "device_b", "bandwidth_gbps", "latency_us", "samples"}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")

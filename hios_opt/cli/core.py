@@ -8,6 +8,7 @@ from ..bounds import critical_path_bound, lower_bound, work_bound
 from ..errors import ScheduleError
 from ..evaluate import evaluate
 from ..schedules import Schedule
+from ..timing import edge_delays
 from .common import (
     add_graph_argument,
     add_platform_arguments,
@@ -61,7 +62,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "edges": graph.n_edges,
         "total_work_ms": graph.total_latency_ms,
         "critical_path_ms": critical_path_bound(graph, model),
-        "critical_path_with_comm_ms": graph.critical_path_ms(platform.edge_comm(graph)),
+        "critical_path_with_comm_ms": graph.critical_path_ms(edge_delays(graph, platform).cross),
         "work_bound_ms": work_bound(graph, platform, model),
         "lower_bound_ms": lower_bound(graph, platform, model),
         "gpus": platform.gpus,

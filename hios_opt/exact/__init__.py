@@ -19,6 +19,7 @@ import math
 import time
 from typing import Any
 
+from ..checks import check_int
 from ..costs import StageModel
 from ..errors import AlgorithmError, HiosError, OptionError, ProblemTooLargeError
 from ..evaluate import evaluate
@@ -30,13 +31,16 @@ from .candidates import Candidates, count_candidates, stage_candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve", "SolveResult", "SOLVERS", "warm_start_schedule", "stage_candidates", "count_candidates",
-           "Candidates", "MAX_INTERVALS"]
+           "Candidates", "MAX_INTERVALS", "MAX_SEED"]
 
 #: Solver names :func:`solve` accepts; ``"milp:NAME"`` picks a PuLP solver by name.
 SOLVERS = ("cpsat", "milp", "astar", "portfolio")
 
 #: Largest number of (candidate, GPU) pairs a CP-SAT model may have.
 MAX_INTERVALS = 400_000
+
+#: Largest ``seed``: CP-SAT, HiGHS and CBC take a 32-bit signed seed.
+MAX_SEED = 2**31 - 1
 
 #: Heuristics tried by ``warm_start="auto"``, when :mod:`hios_opt.heuristics` exists.
 WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp")
@@ -131,11 +135,16 @@ def cpsat_candidates(graph: OpGraph, platform: Platform, cost_model: StageModel 
     return cands
 
 
-def _grid(graph: OpGraph, platform: Platform, cost_model: StageModel | None, resolution_ms: float | None) -> float:
-    """The CP-SAT time grid: the caller's, or :func:`~hios_opt.exact.cpsat.auto_resolution`."""
-    from .cpsat import auto_resolution
+def _grid(graph: OpGraph, platform: Platform, cost_model: StageModel | None, resolution_ms: float | None,
+          cands: Candidates) -> float:
+    """The CP-SAT time grid: the caller's (refused when too fine for the
+    model's integers), or :func:`~hios_opt.exact.cpsat.auto_resolution`."""
+    from .cpsat import auto_resolution, check_ticks
 
-    return float(resolution_ms) if resolution_ms is not None else auto_resolution(graph, platform, cost_model)
+    if resolution_ms is None:
+        return auto_resolution(graph, platform, cost_model)
+    check_ticks(graph, cands, float(resolution_ms))
+    return float(resolution_ms)
 
 
 def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolution_ms: Any) -> None:
@@ -147,8 +156,7 @@ def _check_options(solver: Any, time_limit: Any, workers: Any, seed: Any, resolu
         raise OptionError(f"time_limit must be a number of seconds > 0 (or None for no limit), got {time_limit!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise OptionError(f"workers must be an integer >= 1 (or None: all cores), got {workers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise OptionError(f"seed must be an integer >= 0, got {seed!r}")
+    check_int(seed, "seed", min_value=0, max_value=MAX_SEED)
     if resolution_ms is not None and (isinstance(resolution_ms, bool) or not isinstance(resolution_ms, (int, float))
                                       or not math.isfinite(resolution_ms) or resolution_ms <= 0):
         raise OptionError(f"resolution_ms must be a finite number > 0 (or None: automatic), got {resolution_ms!r}")
@@ -197,7 +205,8 @@ def solve(
         (:data:`~hios_opt.exact.cpsat.TWO_THREAD_PORTFOLIO`); its
         large-neighbourhood search keeps the other thread.
     seed : int
-        Random seed of the solver.
+        Random seed of the solver, ``0 .. MAX_SEED`` (``2**31 - 1``: the
+        solvers take 32-bit seeds).
     warm_start : "auto", heuristic name, Schedule or None
         Start from this schedule (see :func:`warm_start_schedule`); its
         makespan bounds the search from above.
@@ -254,11 +263,11 @@ def solve(
                 from .cpsat import solve_cpsat
 
                 cands = cpsat_candidates(graph, platform, cost_model)
+                grid = _grid(graph, platform, cost_model, resolution_ms, cands)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_cpsat(graph, platform, cands, warm=warm, deadline=deadline, started=started,
                                    time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                   resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
-                                   cost_model=cost_model)
+                                   resolution_ms=grid, cost_model=cost_model)
             if solver == "astar":
                 from .astar import solve_astar
 
@@ -275,12 +284,11 @@ def solve(
                     cp_cands: Candidates | None = cpsat_candidates(graph, platform, cost_model)
                 except ProblemTooLargeError as exc:
                     cp_cands, refused = None, f"CP-SAT model too large: {exc}"
+                grid = _grid(graph, platform, cost_model, resolution_ms, cands)
                 warm = warm_start_schedule(graph, platform, warm_start, cost_model, deadline)
                 return solve_portfolio(graph, platform, cands, cp_cands, warm=warm, deadline=deadline,
                                        started=started, time_limit=time_limit, workers=workers, seed=seed, log=log,
-                                       resolution_ms=_grid(graph, platform, cost_model, resolution_ms),
-                                       cost_model=cost_model,
-                                       refused=refused)
+                                       resolution_ms=grid, cost_model=cost_model, refused=refused)
             from .milp import check_size, default_backend, pulp_solver, solve_milp
 
             backend = pulp_solver(solver.split(":", 1)[1] if ":" in solver else default_backend())

@@ -155,6 +155,7 @@ from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .cpsat import uniform_links
@@ -197,16 +198,15 @@ class _Search:
         K = min(platform.gpus, n) if self.interchangeable else platform.gpus
         self.n, self.K = n, K
         self.backward = backward
+        delays = edge_delays(graph, platform)
         if backward:
             # The mirrored problem: edge v -> u for u -> v, with the delay of u's GPU -> v's GPU.
-            original = graph
             graph = _Reversed(graph)  # type: ignore[assignment]
 
             def comm(e: int, a: int, b: int) -> float:
-                return platform.comm_ms(original, e, b, a)
+                return delays.between(e, b, a)
         else:
-            def comm(e: int, a: int, b: int) -> float:
-                return platform.comm_ms(graph, e, a, b)
+            comm = delays.between
         self.graph = graph
         self.deadline = deadline
         self.pause_at = math.inf

@@ -36,6 +36,7 @@ from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 
 __all__ = ["brute_force", "MAX_BRUTE_OPS"]
 
@@ -87,8 +88,9 @@ def brute_force(
         raise ProblemTooLargeError(f"brute force is for tiny graphs: {graph.name!r} has {n} ops (limit {max_ops})")
     model = default_model(cost_model)
     K, S = platform.gpus, platform.streams
-    identical = platform.uniform or all(e.comm_ms is not None for e in graph.edges)
-    delays = [[[platform.comm_ms(graph, e, a, b) for b in range(K)] for a in range(K)] for e in range(graph.n_edges)]
+    edge_delay = edge_delays(graph, platform)
+    identical = edge_delay.uniform
+    delays = [edge_delay.matrix(e) for e in range(graph.n_edges)]
     latency_cache: dict[tuple[int, ...], float] = {}
 
     def latency(ops: tuple[int, ...]) -> float:

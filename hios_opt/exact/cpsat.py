@@ -78,6 +78,13 @@ ticks share a divisor ``g`` the grid is coarsened by ``g`` (exact), so that the
 integer objective rounds the bound up to a reachable value (integer-weight
 benchmarks then prove ``Cmax >= ceil(...)`` directly).
 
+The grid keeps the model's integers in range: the sequential makespan spans
+at most :data:`MAX_TICKS` ticks (:func:`auto_resolution` coarsens the grid for
+graphs timed in huge numbers, and a finer ``resolution_ms`` is refused), and a
+duration or delay longer than the sequential makespan, which no schedule
+within the horizon can use, becomes one tick past the horizon (exact: the
+model's solutions and bound are the same).
+
 The returned schedule is read from the integer solution (per GPU, chosen
 candidates sorted by start) and its makespan is :func:`hios_opt.evaluate`'s
 real value. For the same schedule, real and integer makespans differ by less
@@ -131,21 +138,30 @@ from typing import Any
 import networkx as nx
 
 from ..bounds import lower_bound
+from ..checks import shorten
 from ..costs import StageModel
 from ..errors import GpuIndexError, OptionError, SolverError
-from ..evaluate import edge_comm, evaluate
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 from ._interrupt import run_stoppable
 from .candidates import Candidates
 from .result import SolveResult, finish
 
 __all__ = ["solve_cpsat", "to_ticks", "uniform_links", "relabel_gpus", "stages_in_order", "load_bound",
-           "run_interruptible", "auto_resolution", "deadline_check", "DeadlineCheck", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS"]
+           "run_interruptible", "auto_resolution", "deadline_check", "DeadlineCheck", "TWO_THREAD_PORTFOLIO", "GRID_TOLERANCE", "DEFAULT_RESOLUTION_MS",
+           "MAX_TICKS", "coarse_enough"]
 
 #: Coarsest time grid (ms) :func:`auto_resolution` picks: 1 microsecond.
 DEFAULT_RESOLUTION_MS = 1e-3
+
+#: Most ticks the sequential makespan (the longest horizon a model needs) may
+#: span on a time grid. Every sum in the CP-SAT model (busy time over all
+#: candidates, forced idle over all sources, ...) then stays below
+#: ``2 * MAX_INTERVALS * MAX_TICKS``, far inside CP-SAT's int64.
+MAX_TICKS = 10**12
 
 #: Largest share of the makespan that the time grid's rounding may explain
 #: in an ``"optimal"`` answer (0.01 %).
@@ -195,7 +211,7 @@ def to_ticks(value_ms: float, resolution_ms: float) -> int:
 def uniform_links(graph: OpGraph, platform: Platform) -> bool:
     """True when every pair of distinct GPUs gives every edge the same delay
     (a uniform link, or every edge with its own ``comm_ms``)."""
-    return platform.uniform or all(e.comm_ms is not None for e in graph.edges)
+    return edge_delays(graph, platform).uniform
 
 
 def auto_resolution(graph: OpGraph, platform: Platform, cost_model: StageModel | None = None) -> float:
@@ -220,12 +236,24 @@ def auto_resolution(graph: OpGraph, platform: Platform, cost_model: StageModel |
     if not lb > 0:
         return DEFAULT_RESOLUTION_MS
     finest = GRID_TOLERANCE * lb / (2 * max(1, graph.n_ops))
-    r = DEFAULT_RESOLUTION_MS
-    # at most 1e12 ticks over the sequential makespan (far inside int64)
-    floor = max(sum(graph.latency), lb) * 1e-12
-    while r > finest and r / 10 >= floor:
+    sequential = max(math.fsum(graph.latency), lb)
+    r = coarse_enough(DEFAULT_RESOLUTION_MS, sequential)
+    while r > finest and sequential / (r / 10) <= MAX_TICKS:
         r /= 10
-    return float(f"{r:.0e}")
+    return coarse_enough(float(f"{r:.0e}"), sequential)
+
+
+def coarse_enough(resolution_ms: float, sequential_ms: float) -> float:
+    """``resolution_ms``, or the next power of ten above it on which
+    ``sequential_ms`` spans at most :data:`MAX_TICKS` ticks.
+
+    >>> coarse_enough(0.001, 5.0), coarse_enough(0.001, 1e300)
+    (0.001, 1e+288)
+    """
+    r = resolution_ms
+    while sequential_ms / r > MAX_TICKS:
+        r = float(f"{r * 10:.0e}")
+    return r
 
 
 @dataclass
@@ -246,28 +274,46 @@ class _Data:
 def _grid_data(graph: OpGraph, platform: Platform, cands: Candidates, r: float) -> _Data:
     uniform = uniform_links(graph, platform)
     gpus = min(platform.gpus, graph.n_ops) if uniform else platform.gpus
+    n = graph.n_ops
+    check_ticks(graph, cands, r)
     values = list(cands.latency_ms)
-    dur = [to_ticks(x, r) for x in values]
-    delay: list[int] = []
-    delay_pair: list[list[list[int]]] = []
+    seq_ticks = sum(to_ticks(x, r) for x in values[:n])
+    # A duration or delay longer than the sequential makespan is never part
+    # of an optimal schedule (nor of any within the horizon): it becomes
+    # "beyond" (None), excluded from the grid's common divisor and set to
+    # one tick past the horizon at the end, so that huge values (1e300 ms,
+    # a bandwidth of 1e-300 GB/s) never reach the model's integers.
+    beyond = seq_ticks + 2
+
+    def tick(x: float) -> int | None:
+        return None if x / r > beyond else to_ticks(x, r)
+
+    dur_or_none = [tick(x) for x in values]
+    delay_or_none: list[int | None] = []
+    pair_or_none: list[list[list[int | None]]] = []
+    delays = edge_delays(graph, platform)
     if uniform:
-        comm = edge_comm(graph, platform)
+        comm = delays.cross
         values.extend(comm)
-        delay = [to_ticks(x, r) for x in comm]
+        delay_or_none = [tick(x) for x in comm]
     else:
-        pair = [[[platform.comm_ms(graph, e, a, b) for b in range(gpus)] for a in range(gpus)]
-                for e in range(graph.n_edges)]
+        pair = [delays.matrix(e, gpus) for e in range(graph.n_edges)]
         values.extend(d for e in pair for row in e for d in row)
-        delay_pair = [[[to_ticks(d, r) for d in row] for row in e] for e in pair]
-    exact = all(abs(x / r - round(x / r)) <= 1e-9 * max(1.0, x / r) for x in values)
+        pair_or_none = [[[tick(d) for d in row] for row in e] for e in pair]
+    exact = all(abs(x / r - round(x / r)) <= 1e-9 * max(1.0, x / r) for x in values if not x / r > beyond)
     # Coarsen the grid by the common divisor of all the data: exact, and
     # then the integer objective rounds bounds up to reachable values.
-    g = math.gcd(*dur, *delay, *(d for e in delay_pair for row in e for d in row))
-    if g > 1:
-        dur = [d // g for d in dur]
-        delay = [d // g for d in delay]
-        delay_pair = [[[d // g for d in row] for row in e] for e in delay_pair]
-    data = _Data(gpus, uniform, dur, delay, delay_pair, unit_ms=r * max(g, 1), exact=exact)
+    g = max(1, math.gcd(*(d for d in dur_or_none if d is not None), *(d for d in delay_or_none if d is not None),
+                        *(d for e in pair_or_none for row in e for d in row if d is not None)))
+    past = seq_ticks // g + 1  # one tick past the horizon, in the coarse grid
+
+    def coarse(d: int | None) -> int:
+        return past if d is None else d // g
+
+    dur = [coarse(d) for d in dur_or_none]
+    delay = [coarse(d) for d in delay_or_none]
+    delay_pair = [[[coarse(d) for d in row] for row in e] for e in pair_or_none]
+    data = _Data(gpus, uniform, dur, delay, delay_pair, unit_ms=r * g, exact=exact)
     dmin = [min(dur[c] for c in cands.by_op[v]) for v in range(graph.n_ops)]
     head = [0] * graph.n_ops
     for v in graph.topo:
@@ -277,6 +323,18 @@ def _grid_data(graph: OpGraph, platform: Platform, cands: Candidates, r: float) 
         tail[u] = dmin[u] + max((tail[w] for w in graph.succ[u]), default=0)
     data.head, data.tail = head, tail
     return data
+
+
+def check_ticks(graph: OpGraph, cands: Candidates, resolution_ms: float) -> None:
+    """Refuse a time grid on which the sequential makespan would span more
+    than :data:`MAX_TICKS` ticks (:class:`OptionError` naming the grid)."""
+    sequential = math.fsum(cands.latency_ms[:graph.n_ops])
+    if sequential / resolution_ms > MAX_TICKS:
+        raise OptionError(
+            f"resolution_ms={resolution_ms:g} is too fine for graph {shorten(graph.name, 60)}: its sequential "
+            f"makespan of {sequential:g} ms would span {sequential / resolution_ms:.3g} ticks, and CP-SAT takes at "
+            f"most {MAX_TICKS:.0e}; use resolution_ms >= {coarse_enough(resolution_ms, sequential):g} or leave it "
+            "automatic")
 
 
 def _edge_delay(data: _Data, e: int, a: int, b: int) -> int:

@@ -2,8 +2,11 @@
 (default, in process through ``highspy``), CBC (bundled with PuLP,
 ``"milp:cbc"``) or any other PuLP solver by name.
 
-The same problem as :mod:`hios_opt.exact.cpsat`, in continuous time (ms, no
-time grid), with big-M disjunctions instead of intervals.
+The same problem as :mod:`hios_opt.exact.cpsat`, in continuous time (no
+time grid), with big-M disjunctions instead of intervals. Times are in ms,
+or in a power of ten of ms that puts the sequential makespan between 1,000
+and 10,000 units when it lies outside 1 ms .. 1e6 ms (:func:`time_unit`):
+the solvers' tolerances are absolute.
 
 Variables
 
@@ -77,21 +80,28 @@ from typing import Any
 from ..bounds import lower_bound
 from ..costs import StageModel
 from ..errors import AlgorithmError, ProblemTooLargeError, SolverError
-from ..evaluate import edge_comm, evaluate
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays
 from ._interrupt import run_stoppable
 from .candidates import Candidates
-from .cpsat import _grid_data, _ramps, load_bound, relabel_gpus, stages_in_order, uniform_links
+from .cpsat import _grid_data, _ramps, coarse_enough, load_bound, relabel_gpus, stages_in_order, uniform_links
 from .result import SolveResult, finish
 
-__all__ = ["solve_milp", "pulp_solver", "check_size", "MAX_VARIABLES", "ALIASES"]
+__all__ = ["solve_milp", "pulp_solver", "check_size", "time_unit", "MAX_VARIABLES", "MS_RANGE", "ALIASES"]
+
+# CBC takes a 32-bit seed and 0 means its own default: seeds go to 1 .. 2**31 - 1.
+MAX_CBC_SEED = 2**31 - 1
 
 #: Largest number of MILP variables :func:`check_size` lets through.
 MAX_VARIABLES = 200_000
 
-# Time grid (ms) on which the redundant load bound is computed, rounding down.
+#: Sequential makespans (ms) for which the MILP's time unit is 1 ms (see :func:`time_unit`).
+MS_RANGE = (1.0, 1e6)
+
+# Time grid (in time units) on which the redundant load bound is computed, rounding down.
 _FINE_MS = 1e-6
 
 #: Short names of PuLP solvers (``"highs"``: the in-process HiGHS of the
@@ -144,6 +154,23 @@ def pulp_solver(name: str) -> str:
         raise SolverError(f"MILP solver {real} is not available on this machine (not installed or no licence); "
                           f"available: {', '.join(available) or 'none'}")
     return real
+
+
+def time_unit(sequential_ms: float) -> float:
+    """Milliseconds per unit of the MILP's times: 1, unless the sequential
+    makespan lies outside :data:`MS_RANGE`; then the power of ten that puts
+    it between 1,000 and 10,000 units.
+
+    The solvers' tolerances are absolute (about 1e-7), so a model in ms
+    whose times are tiny (a few ns) or huge (1e8 ms and more) got wrong
+    "optimal" answers, and coefficients of 1e300 broke them.
+
+    >>> time_unit(12.5), time_unit(2e-5), time_unit(3e300)
+    (1.0, 1e-08, 1e+297)
+    """
+    if not sequential_ms > 0 or MS_RANGE[0] <= sequential_ms <= MS_RANGE[1]:
+        return 1.0
+    return float(f"1e{math.floor(math.log10(sequential_ms)) - 3}")
 
 
 def _independent_pairs(graph: OpGraph) -> list[tuple[int, int]]:
@@ -207,7 +234,9 @@ def solve_milp(
 
     n, K = graph.n_ops, (min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus)
     uniform = uniform_links(graph, platform)
-    lat = cands.latency_ms
+    sequential_ms = math.fsum(graph.latency)
+    unit = time_unit(sequential_ms)  # every time of the model is in this many ms
+    lat = [d / unit for d in cands.latency_ms]
     has_multi = [len(cands.by_op[v]) > 1 for v in range(n)]
     dmin = [min(lat[c] for c in cands.by_op[v]) for v in range(n)]
     head = [0.0] * n
@@ -222,11 +251,11 @@ def solve_milp(
     warm_split = _split_to_candidates(graph, cands, warm) if warm is not None else None
     if warm_split is not None and max(st.gpu for st in warm_split.stages) >= K:
         warm_split = None
-    ub = math.fsum(graph.latency)
+    ub = sequential_ms / unit
     warm_timeline = None
     if warm_split is not None:
         warm_timeline = evaluate(graph, platform, warm_split, cost_model)
-        ub = min(ub, warm_timeline.makespan)
+        ub = min(ub, warm_timeline.makespan / unit)
     # No bound exceeds a known makespan: one that does (by a float rounding,
     # the warm start optimal and the bound summed in another order) would
     # make the warm start infeasible.
@@ -235,6 +264,11 @@ def solve_milp(
     # stay feasible, and where it is optimal, a Cmax <= UB tighter than that
     # tolerance made HiGHS's presolve call the model infeasible.
     ub = ub * (1 + 1e-7) + 1e-7
+    # A stage or delay longer than UB cannot be part of a schedule the model
+    # allows; capped just past it, a huge one (1e300 ms, or a bandwidth of
+    # 1e-300 GB/s) stays out of the solver's arithmetic, with the same answer.
+    cap = 2 * ub + 1.0
+    lat = [min(d, cap) for d in lat]
 
     prob = pulp.LpProblem("hios_exact", pulp.LpMinimize)
     # -- variables
@@ -248,15 +282,15 @@ def solve_milp(
     z = [pulp.lpSum(xs) for xs in x]
     y = [[pulp.lpSum(x[c][k] for c in cands.by_op[v]) for k in range(K)] for v in range(n)]
     E = [T[v] + pulp.lpSum(lat[c] * z[c] for c in cands.by_op[v]) for v in range(n)]
-    fine = _grid_data(graph, platform, cands, _FINE_MS)
-    ramp_in, ramp_out = (a * fine.unit_ms for a in _ramps(graph, fine))
+    fine = _grid_data(graph, platform, cands, coarse_enough(_FINE_MS * unit, sequential_ms))
+    ramp_in, ramp_out = (a * fine.unit_ms / unit for a in _ramps(graph, fine))
     lower = load_bound(graph, cands, fine, min(2.0, 0.1 * max(0.0, deadline - time.monotonic())),
-                       math.floor(ub / fine.unit_ms)) * fine.unit_ms
+                       math.floor(ub * unit / fine.unit_ms)) * fine.unit_ms / unit
     lower = min(best_known, max(lower, max(head[v] + tail[v] for v in range(n)),
-                                lower_bound(graph, platform, cost_model)))
-    # All data on a grid of `step` ms: so is the optimal (semi-active)
+                                lower_bound(graph, platform, cost_model) / unit))
+    # All data on a grid of `step` units: so is the optimal (semi-active)
     # makespan, and any bound may be rounded up to the grid.
-    step = fine.unit_ms if fine.exact and fine.unit_ms >= 1e-3 else None
+    step = fine.unit_ms / unit if fine.exact and fine.unit_ms >= 1e-3 * unit else None
     if step is not None:
         lower = min(best_known, math.ceil(lower / step - 1e-9) * step)
     cmax = pulp.LpVariable("Cmax", lowBound=lower, upBound=ub)
@@ -301,7 +335,8 @@ def solve_milp(
             prob += T[v] - T[u] <= span_v * (1 - s)
 
     # -- precedence with cross-GPU delays
-    comm = edge_comm(graph, platform) if uniform else None
+    delays = edge_delays(graph, platform)
+    comm = [min(d / unit, cap) for d in delays.cross] if uniform else None
     same: dict[int, Any] = {}
     for e in range(graph.n_edges):
         u, v = graph.edge_src[e], graph.edge_dst[e]
@@ -317,7 +352,7 @@ def solve_milp(
         else:
             for a in range(K):
                 for b in range(K):
-                    delay = platform.comm_ms(graph, e, a, b)
+                    delay = min(delays.between(e, a, b) / unit, cap)
                     if a != b and delay > 0:
                         prob += T[v] >= E[u] + delay * (y[u][a] + y[v][b] - 1)
 
@@ -354,15 +389,15 @@ def solve_milp(
 
     # -- warm start
     if warm_split is not None and warm_timeline is not None:
-        _set_warm_values(graph, cands, warm_split, warm_timeline, T, x, q, o, same, used, cmax, K)
+        _set_warm_values(graph, cands, warm_split, warm_timeline, T, x, q, o, same, used, cmax, K, unit)
 
     remaining = deadline - time.monotonic()
     if time_limit is not None and remaining < 0.2 and warm is not None:
         # Building the model used the time: answer with the warm start.
         stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
-                 "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub}
+                 "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub * unit, "time_unit_ms": unit}
         return finish(graph, platform, cost_model, solver=f"milp:{backend}", solver_status="NOT_STARTED",
-                      schedules=[warm], solver_bound_ms=lower, stats=stats, warm=warm,
+                      schedules=[warm], solver_bound_ms=lower * unit, stats=stats, warm=warm,
                       wall_time_s=time.monotonic() - started, time_limit_s=time_limit)
     remaining = max(1.0, remaining)
     run = _run_highs if backend == "HiGHS" else _run_pulp
@@ -379,7 +414,7 @@ def solve_milp(
     schedules: list[Schedule | None] = [warm]
     bound_ms: float | None = None
     if has_solution:
-        schedules.append(_extract(graph, platform, cands, T, x, K))
+        schedules.append(_extract(graph, platform, cands, T, x, K, lat))
         objective = pulp.value(prob.objective)
         if prob.sol_status == pulp.LpSolutionOptimal and "bound" not in info:
             bound_ms = objective
@@ -387,17 +422,19 @@ def solve_milp(
             bound_ms = info["bound"]
         if bound_ms is not None and step is not None:
             bound_ms = math.ceil(bound_ms / step - 1e-6) * step
+        if bound_ms is not None:
+            bound_ms *= unit
     elif not interrupted and failure is None and prob.status == pulp.LpStatusInfeasible:
         raise SolverError(
             f"{backend} says the MILP of graph {graph.name!r} is infeasible, yet a sequential schedule always "
             "exists: this is a bug in hios_opt.exact.milp (or a numerical failure), please report it"
         )
     stats = {"candidates": len(cands), "candidates_pruned": cands.pruned, "gpus_modelled": K,
-             "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub, **info}
+             "variables": n_vars, "constraints": n_cons, "big_m_ub_ms": ub * unit, "time_unit_ms": unit, **info}
     # The solvers' tolerances (integrality 1e-7 and primal feasibility 1e-7
     # times big-M of order UB) bound how far the objective they prove may sit
     # below the evaluated makespan.
-    slack = 1e-6 * ub
+    slack = 1e-6 * ub * unit
     return finish(
         graph, platform, cost_model, solver=f"milp:{backend}", solver_status=status_name, schedules=schedules,
         solver_bound_ms=bound_ms, slack_ms=slack, stats=stats, warm=warm,
@@ -424,7 +461,7 @@ def _run_pulp(prob: Any, backend: str, *, time_limit: float | None, workers: int
     if gap_abs is not None:
         kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
     if backend == "PULP_CBC_CMD":
-        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed + 1}"])
+        kwargs.update(logPath=log_path, warmStart=warm, options=[f"randomCbcSeed {seed % MAX_CBC_SEED + 1}"])
     elif warm:
         kwargs["warmStart"] = True
     try:
@@ -573,7 +610,7 @@ def _split_to_candidates(graph: OpGraph, cands: Candidates, schedule: Schedule) 
                     graph_name=schedule.graph_name)
 
 
-def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, cmax, K) -> None:
+def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, cmax, K, unit) -> None:
     index = {frozenset(ops): c for c, ops in enumerate(cands.ops)}
     start = timeline.op_start
     gpu = timeline.op_gpu
@@ -590,7 +627,7 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
                 if not isinstance(x[c][k], int):
                     x[c][k].setInitialValue(0)
     for v in range(graph.n_ops):
-        T[v].setInitialValue(start[ids[v]])
+        T[v].setInitialValue(start[ids[v]] / unit)
     for (u, v), var in q.items():
         var.setInitialValue(1 if gpu[ids[u]] == gpu[ids[v]] else 0)
     stage_of = {op: k for k, st in enumerate(schedule.stages) for op in st.ops}
@@ -602,10 +639,10 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
         var.setInitialValue(1 if gpu[ids[graph.edge_src[e]]] == gpu[ids[graph.edge_dst[e]]] else 0)
     for k, var in enumerate(used):
         var.setInitialValue(1 if k in set(gpu.values()) else 0)
-    cmax.setInitialValue(timeline.makespan)
+    cmax.setInitialValue(timeline.makespan / unit)
 
 
-def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int) -> Schedule:
+def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int, lat: list[float]) -> Schedule:
     chosen = []
     for c, ops in enumerate(cands.ops):
         for k in range(K):
@@ -613,4 +650,4 @@ def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int
             if value is not None and value > 0.5:
                 start = T[ops[0]].varValue or 0.0
                 chosen.append((k, c, round(start, 9)))
-    return stages_in_order(graph, platform, cands, [round(d, 9) for d in cands.latency_ms], chosen, "milp")
+    return stages_in_order(graph, platform, cands, [round(d, 9) for d in lat], chosen, "milp")

@@ -17,10 +17,10 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from ..costs import StageModel
-from ..evaluate import edge_comm
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
+from ..timing import edge_delays
 from .common import check_problem, finish_schedule, upward_rank
 
 __all__ = ["sequential", "heft"]
@@ -83,8 +83,7 @@ def heft(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = 
     6.5
     """
     check_problem(graph, platform, cost_model)
-    comm = edge_comm(graph, platform)
-    uniform = platform.uniform
+    ready_times = edge_delays(graph, platform).ready_times
     rank = upward_rank(graph, platform)
     position = graph.topo_position
     order = sorted(range(graph.n_ops), key=lambda v: (-rank[v], position[v]))
@@ -97,17 +96,9 @@ def heft(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = 
     lat, in_edges, edge_src = graph.latency, graph.in_edges, graph.edge_src
     for v in order:
         best = None
+        ready = ready_times(in_edges[v], edge_src, finish, gpu_of)
         for k in range(n_gpus):
-            ready = 0.0
-            for e in in_edges[v]:
-                u = edge_src[e]
-                r = finish[u]
-                gu = gpu_of[u]
-                if gu != k:
-                    r += comm[e] if uniform else platform.comm_ms(graph, e, gu, k)
-                if r > ready:
-                    ready = r
-            t, i = _earliest_gap(starts[k], ends[k], ready, lat[v])
+            t, i = _earliest_gap(starts[k], ends[k], ready[k], lat[v])
             f = t + lat[v]
             if best is None or f < best[0] - _TOL * max(1.0, best[0]):
                 best = (f, k, t, i)

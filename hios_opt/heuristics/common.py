@@ -1,7 +1,7 @@
 """Quantities and helpers shared by the heuristics.
 
 Priorities come from the graph's own levels (:meth:`OpGraph.bottom_level`
-with the platform's cross-GPU delays, :func:`hios_opt.evaluate.edge_comm`),
+with the platform's cross-GPU delays, :func:`hios_opt.timing.edge_delays`),
 never from a private copy:
 
 * :func:`upward_rank` is HEFT's rank: the longest path from an op to a sink,
@@ -25,10 +25,11 @@ from typing import Any
 
 from ..costs import StageModel
 from ..errors import OptionError, ScheduleError
-from ..evaluate import edge_comm, evaluate, simulate
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
+from ..timing import edge_delays, simulate
 
 __all__ = [
     "upward_rank",
@@ -64,7 +65,7 @@ def upward_rank(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
     >>> upward_rank(generators.diamond(comm_ms=0.5), Platform(gpus=2))  # d=1, c=3+0.5+1
     (6.0, 3.5, 4.5, 1.0)
     """
-    return graph.bottom_level(edge_comm(graph, platform))
+    return graph.bottom_level(edge_delays(graph, platform).cross)
 
 
 def latest_start(graph: OpGraph, platform: Platform) -> tuple[float, ...]:

@@ -14,12 +14,12 @@ window merges independent neighbours into concurrent stages.
 from __future__ import annotations
 
 from ..costs import StageModel
-from ..evaluate import edge_comm
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
+from ..timing import StageTimeline, edge_delays
 from .common import check_flag, check_problem, finish_schedule, priority_order, resolve_window
-from .intra import StageTimeline, sliding_window
+from .intra import sliding_window
 
 __all__ = ["hios_mr", "min_finish_mapping"]
 
@@ -38,8 +38,7 @@ def min_finish_mapping(graph: OpGraph, platform: Platform, order: list[int] | No
     >>> min_finish_mapping(g, Platform(gpus=2))   # 1 + 4 + 4 + 1: a move costs 5 ms twice
     ([0, 0, 0, 0], 10.0)
     """
-    comm = edge_comm(graph, platform)
-    uniform = platform.uniform
+    ready_times = edge_delays(graph, platform).ready_times
     if order is None:
         order = priority_order(graph, platform)
     n_gpus = platform.gpus
@@ -49,16 +48,9 @@ def min_finish_mapping(graph: OpGraph, platform: Platform, order: list[int] | No
     lat, in_edges, edge_src = graph.latency, graph.in_edges, graph.edge_src
     for v in order:
         best_k, best_f = 0, 0.0
+        ready = ready_times(in_edges[v], edge_src, finish, gpu_of)
         for k in range(n_gpus):
-            start = free[k]
-            for e in in_edges[v]:
-                u = edge_src[e]
-                r = finish[u]
-                gu = gpu_of[u]
-                if gu != k:
-                    r += comm[e] if uniform else platform.comm_ms(graph, e, gu, k)
-                if r > start:
-                    start = r
+            start = max(free[k], ready[k])
             f = start + lat[v]
             if k == 0 or f < best_f - _TOL * max(1.0, best_f):
                 best_k, best_f = k, f
