@@ -223,8 +223,12 @@ def summarize(out: Path, tag: str) -> Path:
     abs_err = [abs(num(r["prediction_error"])) for r in errors]
     bad = [f"{r['model']} {r['input_size']} {r['gpus']}x{r['streams']} {r['algorithm']}" for r in raw
            if r["outputs_ok"] != "True"]
-    fallback = sum(1 for c in table if c.get("optimize() chose") == "forward")
+    fallback = [c for c in table if c.get("optimize() chose") == "forward"]
     slower = [c for c in table if c.get("optimize() ms", 0) > c.get("forward ms", math.inf) * 1.05]
+    # where the module runs the plain forward, its row and the forward's row time the same code
+    same = sorted(c["optimize() ms"] / c["forward ms"] for c in fallback if c.get("forward ms"))
+    noise = (f" Where it did, its row and the forward's time the same code: their ratio ranges "
+             f"{same[0]:.2f}-{same[-1]:.2f}, the noise of this machine during the run.") if same else ""
     text = [
         f"# optimize() benchmark ({tag})", "",
         f"Measured {env['date']} on {env.get('gpu') or env['cpu']} ({env['cores']} cores), torch {env['torch']}, "
@@ -234,8 +238,9 @@ def summarize(out: Path, tag: str) -> Path:
         "", markdown(table, columns), "",
         f"Prediction error (evaluator against measured, plans only): median |error| "
         f"{statistics.median(abs_err):.1%} over {len(abs_err)} plans." if abs_err else "",
-        f"optimize() ran the plain forward in {fallback} of {len(table)} cells; it measured more than 5% slower "
-        f"than the plain forward in {len(slower)} of them (its decision and this table are timed separately).",
+        f"optimize() ran the plain forward in {len(fallback)} of {len(table)} cells; its module measured more "
+        f"than 5% slower than the plain forward in {len(slower)} (its decision and this table are timed "
+        f"separately).{noise}",
         f"Outputs differing from the plain forward: {', '.join(bad) if bad else 'none'}.", "",
     ]
     path = out / f"optimize_{tag}.md"

@@ -1,24 +1,17 @@
 """``torch.compile(model, backend="hios_opt")``: schedules as a compile backend.
 
-Dynamo hands a backend each graph it captured, an fx ``GraphModule`` whose
-parameters and buffers arrive as graph inputs, with example inputs. This
-backend freezes the parameters and buffers into the graph (by reference:
-the compiled function checks at every call that dynamo passes the same
-tensors, else it runs the graph as captured), groups the graph into ops as
-:func:`hios_opt.trace.trace` does, and hands it to :func:`hios_opt.optimize`
-with the options given to ``torch.compile(..., options={...})`` (any of
-optimize()'s keyword arguments, plus ``fallback``). The compiled function
-runs the :class:`~hios_opt.scheduled.ScheduledModule`.
+Dynamo hands the backend each captured graph, its parameters and buffers
+lifted into inputs. The backend freezes them into the graph by reference
+(a call with other tensors in their place runs the graph as captured),
+groups it into ops as :func:`hios_opt.trace.trace` does, and hands it to
+:func:`hios_opt.optimize` with ``torch.compile``'s ``options`` (optimize()'s
+keyword arguments, and ``fallback``). Where that cannot help (autograd,
+dynamic shapes, an in-place update read elsewhere, a chain of ops, a plan no
+faster than the graph), the graph goes to the ``fallback`` backend (default
+``"inductor"``) with one log line on the ``hios_opt.dynamo`` logger.
 
-Where that cannot help, the graph goes to the ``fallback`` backend (default
-``"inductor"``, torch's own) with one log line on the ``hios_opt.dynamo``
-logger saying why: a graph that needs autograd (compile under
-``torch.no_grad()``), dynamic shapes, a graph that cannot be grouped into ops
-(an in-place update read elsewhere ...), no two independent ops, or a plan
-that measured no faster than the plain graph.
-
-The backend is registered under ``"hios_opt"`` by the package's
-``torch_dynamo_backends`` entry point; :func:`register` does it by hand.
+The package's ``torch_dynamo_backends`` entry point registers the backend;
+:func:`register` does it by hand.
 """
 
 from __future__ import annotations

@@ -1,22 +1,17 @@
 """From a model to a faster model in one call: :func:`optimize`.
 
-``optimize(model, example_inputs)`` traces the model (:mod:`hios_opt.trace`),
-measures its costs on the target device (:mod:`hios_opt.profile`) or
-estimates them for a named GPU (:mod:`hios_opt.estimate`), finds the best
-schedule within a time limit (:mod:`hios_opt.autoschedule`: every heuristic,
-then an exact solver warm-started from them), compiles it into a plan and
-returns a :class:`ScheduledModule`: an ``nn.Module`` whose ``forward`` runs
-the plan, replayed as one CUDA graph on a GPU, on worker threads on a CPU.
+``optimize(model, example_inputs)`` traces the model, measures its costs on
+the device (or estimates them for a named GPU), finds the best schedule
+within a time limit (:mod:`hios_opt.autoschedule`), compiles it and returns
+a :class:`ScheduledModule`, an ``nn.Module`` whose ``forward`` runs the plan:
+one CUDA-graph replay on a GPU, worker threads on a CPU.
 
-**Never slower.** Before it returns, the plan is timed on the device against
-the model's plain forward pass and against the sequential plan. Unless one
-of the plans beats the plain forward by ``margin``, the module runs the
-plain forward, warns (:class:`~hios_opt.errors.NotFasterWarning`) and says
-so in :meth:`ScheduledModule.report`; the decision keeps the numbers.
-
-A module saves as JSON (schedule, costs, decision, a fingerprint of the
-traced graph; never pickled code) and loads for the same model on any device,
-re-checking the decision where the hardware differs.
+**Never slower**: the plan is timed against the plain forward and the
+sequential plan on the device; unless a plan beats the plain forward by
+``margin``, the module runs the plain forward, warns
+(:class:`~hios_opt.errors.NotFasterWarning`) and keeps the numbers in its
+:class:`Decision`. A module saves as JSON (never pickled code) and loads for
+the same model, re-checked where the hardware differs.
 """
 
 from __future__ import annotations
