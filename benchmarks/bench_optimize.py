@@ -26,6 +26,7 @@ Usage::
 
     python benchmarks/bench_optimize.py                     # GPU: the five zoo models at the paper's sizes
     python benchmarks/bench_optimize.py --models inception_v3,vit_moe --sizes 331,512 --time-limit 20
+    python benchmarks/bench_optimize.py --models nasnet --sizes 331 --append   # one more cell, same CSV
     python benchmarks/bench_optimize.py --quick             # CPU, small inputs (minutes)
     python benchmarks/bench_optimize.py --quick --compile   # ... and torch.compile (inductor) too
     python benchmarks/bench_optimize.py --summarize --out benchmarks/results --tag quick
@@ -262,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="GPU: where the profiles are written")
     parser.add_argument("--summarize", action="store_true", help="only redo the .md from the .csv")
     parser.add_argument("--tag", default=None, help="file tag (default: gpu, or quick with --quick)")
+    parser.add_argument("--append", action="store_true",
+                        help="add rows to the CSV instead of starting it again (a GPU run in several sessions)")
     args = parser.parse_args(argv)
     tag = args.tag or ("quick" if args.quick else "gpu")
     if args.summarize:
@@ -287,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"optimize_{tag}.json").write_text(json.dumps(machine(), indent=1) + "\n", encoding="utf-8")
     path = args.out / f"optimize_{tag}.csv"
     columns = list(COLUMNS) + list(EXTRA)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    append = args.append and path.exists()
+    with open(path, "a" if append else "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
+        if not append:
+            writer.writeheader()
         for name, size, options in cases:
             rows = bench_case(name, size, options, device=device, platforms=platforms, time_limit=args.time_limit,
                               repeat=repeat, warmup=args.warmup, max_pairs=max_pairs,
