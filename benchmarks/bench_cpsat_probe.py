@@ -7,7 +7,7 @@ script asks where the difficulty lies. For each seed it first takes the
 optimum ``OPT`` proven by A*, then gives CP-SAT (two threads, the package's
 model and search) a *decision* problem: the model of
 :mod:`hios_opt.exact.cpsat` with its horizon cut to ``OPT * (1 - 1e-4)`` on
-the time grid (:func:`hios_opt.exact.cpsat.deadline_check`). ``infeasible``
+the time grid (:func:`hios_opt.exact.deadline_check`). ``infeasible``
 is then a CP-SAT proof that ``OPT`` is optimal within 0.01 %; durations are
 rounded down on the grid, so a schedule of the real problem below the cut
 would still be one of the grid model.
@@ -27,7 +27,7 @@ Probes (each with the same time limit):
 
 It then solves each graph with CP-SAT (twice the probe limit), with two
 streams and with one, and prints the model's static bound (its bound before
-the search: :func:`hios_opt.exact.cpsat.load_bound`, busy time plus forced
+the search: :func:`hios_opt.exact.loadbound.load_bound`, busy time plus forced
 idle; ``stats["static_bound_ms"]``) against the optimum and CP-SAT's final
 bound.
 
@@ -45,8 +45,7 @@ import sys
 from pathlib import Path
 
 from hios_opt import Platform, generators
-from hios_opt.exact import solve
-from hios_opt.exact.cpsat import deadline_check
+from hios_opt.exact import deadline_check, solve
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -11,7 +11,7 @@ Two parts, each printed and written to ``benchmarks/results/``:
    (:func:`hios_opt.generators.random_layered`, ``edges = 2 * ops``,
    ``layers = max(2, ops // 6)``, CCR 0.5, default latency and utilization
    ranges), ops x GPUs x streams x seeds: time to prove optimality, or the
-   gap at the time limit, for each exact solver; and zoo graphs from ``data/models/``
+   gap at the time limit, for each exact solver; and zoo graphs from ``hios_opt/data/models/``
    (SqueezeNet at 331 px, Inception-v3 at 299 px, H100 estimates): the gap at
    the time limit on a real model's size.
 
@@ -174,14 +174,14 @@ def reach_plan(quick: bool, seeds: int) -> list[tuple[str, int, int, int, int, f
                for seed in range(seeds)] + models + astar)
 
 
-#: Zoo graphs of the reach table (``data/models/<name>.json``).
+#: Zoo graphs of the reach table (bundled ``models/<name>.json``).
 MODELS = ("squeezenet_331_h100", "inception_v3_299_h100")
 
 
 def reach_graph(ops: int | str, seed: int) -> OpGraph:
     """A paper-style random graph of ``ops`` ops, or the zoo graph named ``ops``."""
     if isinstance(ops, str):
-        return OpGraph.load(HERE.parent / "data" / "models" / f"{ops}.json")
+        return OpGraph.load(f"models/{ops}.json")  # a bundled graph
     return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
 
 

@@ -27,7 +27,7 @@ measured latency (``--summarize`` redoes both from the CSVs, no GPU needed).
 
 Usage::
 
-    python benchmarks/bench_gpu.py --out benchmarks/results --data data/models
+    python benchmarks/bench_gpu.py --out benchmarks/results --data hios_opt/data/models
     python benchmarks/bench_gpu.py --quick             # one small case, seconds
     python benchmarks/bench_gpu.py --summarize         # tables and plot from the CSVs, no GPU
     python benchmarks/bench_gpu.py --cases inception_v3:299,randwire:512 --exact-limit 20
@@ -37,7 +37,7 @@ The numbers in ``benchmarks/results/gpu_*`` come from one run with
 :func:`hios_opt.realbench.profile_graph` with the settings of the ``cuda``
 group (cuda:0, one thread, 10 sweeps after 3, 200 pairs, measured link),
 before the script called the command itself; its graphs are the
-``data/models/inception_v3_*_h100-{launch,kernel}.json`` files.
+``hios_opt/data/models/inception_v3_*_h100-{launch,kernel}.json`` files.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from hios_opt.cli import main as hios_opt
 from hios_opt.realbench import bench_real, prepare_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DATA = Path(__file__).resolve().parent.parent / "data" / "models"
+DATA = Path(__file__).resolve().parent.parent / "hios_opt" / "data" / "models"
 
 #: The HIOS paper's Inception-v3 input sizes, and its native one.
 DEFAULT_CASES = tuple(("inception_v3", size) for size in (299, 331, 512, 768, 1280))
@@ -87,7 +87,7 @@ FIELDS = ["model", "input_size", "mode", "gpus", "streams", "algorithm", "predic
 @functools.cache
 def _make_data():
     """``scripts/make_data.py``: the one definition of the profile commands (loaded once)."""
-    spec = importlib.util.spec_from_file_location("make_data", DATA.parents[1] / "scripts" / "make_data.py")
+    spec = importlib.util.spec_from_file_location("make_data", DATA.parents[2] / "scripts" / "make_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -190,6 +190,10 @@ def run_case(model: str, size: int, args: argparse.Namespace, slug: str) -> None
             rows = []
             for row in df.to_dict(orient="records"):
                 row.update(model=model, input_size=size, mode=mode, shared_device=shared and gpus > 1)
+                # gpu_predicted.csv keeps the columns of its earlier runs: measured speedup, predicted speedup,
+                # error_pct = 100 (predicted - measured) / measured, schedule_s.
+                row.update(speedup=row["measured_speedup"], predicted_speedup=row["speedup"], schedule_s=row["time_s"],
+                           error_pct=100 * (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"])
                 rows.append(row)
                 print(f"   {mode:5s} K={gpus} S={streams} {row['algorithm']:12s} predicted {row['predicted_ms']:8.3f}"
                       f"  measured {row['measured_ms']:8.3f}  speedup {row['speedup']:.3f}"
@@ -286,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="squeezenet at 64 px only")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the CSVs and summary go")
     parser.add_argument("--data", type=Path, default=None,
-                        help="where the profiled graphs go (e.g. data/models; default: a temporary folder)")
+                        help="where the profiled graphs go (e.g. hios_opt/data/models; default: a temporary folder)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per plan, over 3 rounds (default 30)")
     parser.add_argument("--exact-limit", type=float, default=0.0,
                         help="seconds for an exact:astar row on K x S = 1x2 and 2x2, CUDA-graph mode (default 0: none)")

@@ -59,7 +59,7 @@ from hios_opt.results import COLUMNS, result_row
 from hios_opt.scheduled import optimize, time_calls
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DATA = Path(__file__).resolve().parent.parent / "data" / "models"
+DATA = Path(__file__).resolve().parent.parent / "hios_opt" / "data" / "models"
 
 #: GPU platforms: one GPU with 2-4 streams, two logical GPUs sharing it.
 GPU_PLATFORMS = ((1, 2), (1, 3), (1, 4), (2, 2))

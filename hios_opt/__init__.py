@@ -11,8 +11,10 @@ exact CP-SAT / MILP models that give the optimum or a proven lower bound.
 7.0
 
 Importing ``hios_opt`` does not import torch; the model zoo, tracing,
-profiling, the executor and ``hios_opt.optimize`` (loaded on first use) live
-in submodules that do.
+profiling, the executor and :func:`optimize` (loaded on first use) live in
+submodules that do, and need the optional ``torch`` extra (``pip install
+'hios_opt[torch]'``). The bundled graphs are found by name through
+:mod:`hios_opt.data`.
 """
 
 from __future__ import annotations

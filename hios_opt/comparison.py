@@ -1,10 +1,11 @@
 """Compare schedulers on one problem: one row per algorithm.
 
 :func:`compare` runs heuristics (and optionally an exact solver) on the same
-graph and platform and tabulates makespan, speedup over the sequential
-schedule, ratio to the lower bound of :func:`hios_opt.bounds.lower_bound`,
-and scheduling time. With ``exact=`` the solver starts from the best
-heuristic schedule, and every row gets its gap to the solver's proven bound.
+graph and platform and tabulates them in the result schema
+(:mod:`hios_opt.results`): makespan, the best lower bound known, the gap to
+it, speedup over the sequential schedule, status and scheduling time. The
+bound is :func:`hios_opt.bounds.lower_bound` alone, or with ``exact=`` the
+solver's proven bound; the solver starts from the best heuristic schedule.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from .heuristics import algorithm_options, schedule
 from .heuristics import algorithms as all_algorithms
 from .heuristics.common import check_problem
 from .platform import Platform
+from .results import HEURISTIC_STATUS, result_frame, result_row
 
 __all__ = ["compare", "COLUMNS"]
 
-#: Columns of :func:`compare`'s table (``gap`` and ``status`` only with ``exact``).
-COLUMNS = ("algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s", "gap", "status")
+#: Columns of :func:`compare`'s table (the result schema's problem and result groups).
+COLUMNS = ("graph", "ops", "gpus", "streams", "algorithm", "makespan_ms", "lower_bound_ms", "gap", "speedup",
+           "status", "time_s")
 
 
 def _names(algorithms: Iterable[str] | str | None) -> list[str]:
@@ -68,7 +71,8 @@ def compare(
         Heuristics to run (default: all of :func:`hios_opt.algorithms`).
     exact : {"cpsat", "milp", "astar", "portfolio"} or "milp:NAME", optional
         Also run :func:`hios_opt.exact.solve`, warm-started from the best
-        heuristic schedule, and add the ``gap`` and ``status`` columns.
+        heuristic schedule: one more row, and every row's bound and gap
+        become the solver's.
     time_limit : float
         Seconds for the exact solver (default 10).
     cost_model : StageModel, optional
@@ -80,12 +84,16 @@ def compare(
     Returns
     -------
     pandas.DataFrame
-        One row per algorithm: ``algorithm``, ``makespan_ms``, ``speedup``
-        (sequential makespan / makespan), ``bound_ratio`` (makespan / lower
-        bound), ``time_s`` (scheduling wall time); with ``exact``, ``gap``
-        (``(makespan - proven bound) / proven bound``, every row) and
-        ``status`` (the exact row's solver status). ``df.attrs`` holds the
-        lower bound, the sequential makespan and the schedules by algorithm.
+        One row per algorithm, in the result schema (:mod:`hios_opt.results`,
+        columns :data:`COLUMNS`): the problem (``graph, ops, gpus,
+        streams``), ``algorithm`` (``exact-<solver>`` for the solve),
+        ``makespan_ms``, ``lower_bound_ms`` (the cheap bound, or the solver's
+        proven bound with ``exact``), ``gap`` (``(makespan - bound) /
+        bound``), ``speedup`` (sequential makespan / makespan), ``status``
+        (``"heuristic"`` or the solver's) and ``time_s``. ``df.attrs`` holds
+        the cheap lower bound, the sequential makespan, the solver's bound and
+        the schedules by algorithm (pandas drops ``attrs`` on ``concat``; the
+        rows keep the problem).
 
     Raises
     ------
@@ -99,11 +107,9 @@ def compare(
     >>> from hios_opt import generators, Platform
     >>> g = generators.fork_join(branches=2, branch_latency_ms=4.0, comm_ms=0.5)
     >>> df = compare(g, Platform(gpus=2), ["sequential", "heft", "hios-lp"])
-    >>> [(row.algorithm, row.makespan_ms, round(row.speedup, 3)) for row in df.itertuples()]
-    [('sequential', 10.0, 1.0), ('heft', 6.5, 1.538), ('hios-lp', 7.0, 1.429)]
+    >>> [(row.algorithm, row.makespan_ms, round(row.speedup, 3), round(row.gap, 3)) for row in df.itertuples()]
+    [('sequential', 10.0, 1.0, 0.667), ('heft', 6.5, 1.538, 0.083), ('hios-lp', 7.0, 1.429, 0.167)]
     """
-    import pandas as pd
-
     check_problem(graph, platform, cost_model)
     names = _names(algorithms)
     for key in options:
@@ -130,32 +136,33 @@ def compare(
         sequential_ms = schedules["sequential"].makespan_ms
     else:
         sequential_ms = schedule(graph, platform, "sequential", cost_model=cost_model).makespan_ms
+    problem = {"graph": graph.name, "ops": graph.n_ops, "gpus": platform.gpus, "streams": platform.streams}
     rows: list[dict[str, Any]] = []
     for name in names:
         span = schedules[name].makespan_ms
-        rows.append({"algorithm": name, "makespan_ms": span, "speedup": _ratio(sequential_ms, span),
-                     "bound_ratio": _ratio(span, bound), "time_s": times[name]})
+        rows.append(result_row(**problem, algorithm=name, makespan_ms=span, lower_bound_ms=bound,
+                               speedup=_ratio(sequential_ms, span), status=HEURISTIC_STATUS, time_s=times[name]))
     exact_bound = None
     if exact is not None:
         from .exact import solve
+        from .results import gap
 
         best = min(schedules.values(), key=lambda s: s.makespan_ms)
         result = solve(graph, platform, exact, time_limit=time_limit, warm_start=best, cost_model=cost_model)
         label = f"exact-{exact}"
         span = result.makespan_ms if result.makespan_ms is not None else math.nan
-        rows.append({"algorithm": label, "makespan_ms": span, "speedup": _ratio(sequential_ms, span),
-                     "bound_ratio": _ratio(span, bound), "time_s": result.wall_time_s, "status": result.status})
+        exact_bound = result.lower_bound_ms
+        rows.append(result_row(**problem, algorithm=label, makespan_ms=span, lower_bound_ms=exact_bound,
+                               speedup=_ratio(sequential_ms, span), status=result.status, time_s=result.wall_time_s))
+        if result.status == "optimal":
+            rows[-1]["gap"] = 0.0  # proven: the bound meets the makespan within the solver's tolerance
         if result.schedule is not None:
             schedules[label] = result.schedule
-        exact_bound = result.lower_bound_ms
-        for row in rows:
-            row["gap"] = _ratio(row["makespan_ms"] - exact_bound, exact_bound)
-            row.setdefault("status", None)
-    columns = [c for c in COLUMNS if exact is not None or c not in ("gap", "status")]
-    df = pd.DataFrame(rows, columns=columns)
-    df.attrs.update({"graph": graph.name, "gpus": platform.gpus, "streams": platform.streams,
-                     "lower_bound_ms": bound, "sequential_ms": sequential_ms, "exact_lower_bound_ms": exact_bound,
-                     "schedules": schedules})
+        for row in rows[:-1]:  # every row against the best bound known: the solver's
+            row["lower_bound_ms"] = exact_bound
+            row["gap"] = gap(row["makespan_ms"], exact_bound)
+    df = result_frame(rows, graph=graph.name, gpus=platform.gpus, streams=platform.streams, lower_bound_ms=bound,
+                      sequential_ms=sequential_ms, exact_lower_bound_ms=exact_bound, schedules=schedules)
     return df
 
 

@@ -1,16 +1,22 @@
-"""The demo: every algorithm and the exact solver on bundled graphs.
+"""The demo: every algorithm and an exact solver on bundled graphs.
 
 :func:`run_demo` is what ``hios-opt demo`` runs: for each graph it schedules
 with sequential, IOS (one GPU), HEFT, HIOS-MR and HIOS-LP, solves the same
 instance exactly under a time limit (warm-started from the best heuristic;
 by default the A* search, which proves the bundled Inception-v3 optimum on
-2 GPUs x 2 streams, where CP-SAT leaves a gap), and reports one table with each makespan, its speedup over
-sequential, its gap to the proven lower bound and the scheduling time. It
-draws the HIOS-LP and exact Gantt charts one above the other.
+2 GPUs x 2 streams, where CP-SAT leaves a gap), and reports one table in the
+result schema (:mod:`hios_opt.results`): each makespan, the solver's proven
+lower bound, the gap to it, the speedup over sequential and the time taken.
+It draws the HIOS-LP and exact Gantt charts one above the other.
+
+When a solve ends at its time limit without a proof, the table's
+``attrs["notes"]`` says so, and for the bundled cases it knows, how long a
+proof takes (:data:`KNOWN_PROOF_S`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,21 +25,61 @@ from typing import Any
 from .evaluate import evaluate
 from .graph import OpGraph
 from .platform import Platform
+from .results import HEURISTIC_STATUS, result_frame, result_row
 
-__all__ = ["DEFAULT_GRAPHS", "HEURISTICS", "run_demo", "format_table"]
+__all__ = ["DEFAULT_GRAPHS", "HEURISTICS", "SOLVERS", "KNOWN_PROOF_S", "run_demo", "format_table"]
 
 #: Bundled Inception-v3 (299 px, estimated H100 costs) and a teaching graph.
 DEFAULT_GRAPHS = ("models/inception_v3_299_h100.json", "named:inception-block")
 #: Heuristics of the demo table, in display order.
 HEURISTICS = ("sequential", "ios", "heft", "hios-mr", "hios-lp")
+#: Exact solvers the demo takes (``milp:NAME`` picks another PuLP solver).
+SOLVERS = ("astar", "cpsat", "lns", "milp", "portfolio")
+
+#: Seconds a proof takes on a 2-core machine, for the bundled cases measured
+#: (graph name, GPUs, streams, solver); ``None``: not proven in 60 s
+#: (benchmarks/results/exact_summary.md).
+KNOWN_PROOF_S: dict[tuple[str, int, int, str], float | None] = {
+    ("inception_v3_299", 2, 2, "astar"): 20.0,
+    ("inception_v3_299", 2, 2, "portfolio"): 23.0,
+    ("inception_v3_299", 2, 2, "cpsat"): None,
+    ("inception_v3_299", 2, 2, "milp"): None,
+    ("inception_v3_299", 4, 2, "astar"): None,
+    ("inception_v3_299", 4, 2, "cpsat"): None,
+}
 
 
 def _load(spec: str | OpGraph) -> OpGraph:
     if isinstance(spec, OpGraph):
         return spec
-    from .cli.common import load_graph
+    from .data import load
 
-    return load_graph(spec)
+    return load(spec)
+
+
+def unproven_note(graph_name: str, gpus: int, streams: int, solver: str, time_limit: float, gap: float) -> str:
+    """What to say when a solve ended at its time limit without a proof.
+
+    >>> print(unproven_note("inception_v3_299", 2, 2, "astar", 5, 0.15))
+    inception_v3_299: astar did not prove the optimum within 5 s (gap 15.00% to its bound); it proves it in about 20 s on a 2-core machine: rerun with --time-limit 60
+    """
+    said = f"{graph_name}: {solver} did not prove the optimum within {time_limit:g} s (gap {gap:.2%} to its bound)"
+    key = (graph_name, gpus, streams, solver)
+    if key in KNOWN_PROOF_S:
+        seconds = KNOWN_PROOF_S[key]
+        if seconds is None:
+            faster = [s for (g, k, st, s), t in KNOWN_PROOF_S.items()
+                      if (g, k, st) == key[:3] and t is not None]
+            if faster:
+                best = min(faster, key=lambda s: KNOWN_PROOF_S[(graph_name, gpus, streams, s)] or math.inf)
+                return (f"{said}; it does not in 60 s either, while --solver {best} proves it in about "
+                        f"{KNOWN_PROOF_S[(graph_name, gpus, streams, best)]:g} s on a 2-core machine")
+            return f"{said}; no solver here proves it in 60 s"
+        if seconds > time_limit:
+            return (f"{said}; it proves it in about {seconds:g} s on a 2-core machine: rerun with "
+                    f"--time-limit {max(60, math.ceil(3 * seconds / 10) * 10):g}")
+        return f"{said}; it usually proves it in about {seconds:g} s here: the machine may be busy, rerun with a longer --time-limit"
+    return f"{said}; a longer --time-limit may close the gap, or another solver (see the guide to choosing a solver)"
 
 
 def run_demo(
@@ -52,44 +98,55 @@ def run_demo(
     Parameters
     ----------
     graphs
-        Graph files, bundled names (relative to ``data/``), ``named:NAME``
+        Graph files, bundled names (:mod:`hios_opt.data`), ``named:NAME``
         teaching graphs, or :class:`OpGraph` objects.
     gpus, streams
         The platform (IOS always runs on one GPU with ``streams`` streams).
     time_limit
         Seconds for the exact solver, per graph.
+    workers
+        Solver threads (default: all cores).
     out_dir
         Folder for the Gantt charts and the CSV table (``None``: no files).
+    solver
+        The exact solver: one of :data:`SOLVERS` or ``"milp:NAME"``.
     log
         Called with a progress line per step (e.g. ``print``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per graph and algorithm: ``graph, ops, algorithm, gpus``
-        (GPUs the schedule uses), ``makespan_ms, speedup, gap_to_bound,
-        sched_time_s, status`` (the exact solver's status; ``-`` for heuristics).
-        ``gap_to_bound`` is ``(makespan - proven lower bound) / bound`` with
-        the exact solver's bound.
+        One row per graph and algorithm in the result schema
+        (:mod:`hios_opt.results`): ``graph, ops, gpus, streams, algorithm,
+        makespan_ms, lower_bound_ms`` (the solver's proven bound),
+        ``gap, speedup, status`` (``"heuristic"`` or the solver's status),
+        ``time_s``, then ``gpus_used`` (GPUs the schedule uses). The exact
+        row's algorithm is ``exact-<solver>``. ``attrs["notes"]`` lists the
+        solves that ended without a proof, with what would finish them.
 
     Examples
     --------
     >>> table = run_demo(["named:diamond"], time_limit=5, out_dir=None, workers=1)
     >>> list(table["algorithm"])
-    ['sequential', 'ios', 'heft', 'hios-mr', 'hios-lp', 'astar']
-    >>> table.iloc[-1]["status"]
-    'optimal'
+    ['sequential', 'ios', 'heft', 'hios-mr', 'hios-lp', 'exact-astar']
+    >>> table.iloc[-1]["status"], float(table.iloc[-1]["gap"])
+    ('optimal', 0.0)
     """
-    import pandas as pd
-
+    from .checks import check_number
+    from .errors import AlgorithmError
     from .exact import solve
     from .heuristics import schedule
 
+    if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
+        raise AlgorithmError(f"unknown exact solver {solver!r:.40}; the demo takes {', '.join(SOLVERS)} or milp:NAME")
+    check_number(time_limit, "time_limit", min_value=0, include_min=False, expected="a number of seconds > 0")
     say = log or (lambda line: None)
     rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    charts: list[tuple[Path, list[Any], list[str]]] = []
     out = Path(out_dir) if out_dir is not None else None
-    for spec in graphs:
-        graph = _load(spec)
+    graphs = [_load(spec) for spec in graphs]  # every graph readable before any work
+    for graph in graphs:
         platform = Platform(gpus=gpus, streams=streams)
         results = {}
         for name in HEURISTICS:
@@ -107,42 +164,47 @@ def run_demo(
             f"{exact.status} ({exact.wall_time_s:.1f} s)")
         bound = exact.lower_bound_ms
         sequential_ms = results["sequential"][0].makespan_ms
+        problem = {"graph": graph.name, "ops": graph.n_ops, "gpus": gpus, "streams": streams}
         for name, (sched, elapsed) in results.items():
-            rows.append(_row(graph, name, _gpus_used(sched), sched.makespan_ms, sequential_ms, bound, elapsed, "-"))
-        rows.append(_row(graph, solver, _gpus_used(exact.schedule) if exact.schedule else gpus, exact.makespan_ms,
-                         sequential_ms, bound, exact.wall_time_s, exact.status))
+            rows.append(result_row(**problem, algorithm=name, makespan_ms=sched.makespan_ms, lower_bound_ms=bound,
+                                   speedup=sequential_ms / sched.makespan_ms if sched.makespan_ms else math.nan,
+                                   status=HEURISTIC_STATUS, time_s=elapsed, gpus_used=_gpus_used(sched)))
+        span = exact.makespan_ms if exact.makespan_ms is not None else math.nan
+        exact_row = result_row(**problem, algorithm=f"exact-{solver}", makespan_ms=span, lower_bound_ms=bound,
+                               speedup=sequential_ms / span if span else math.nan, status=exact.status,
+                               time_s=exact.wall_time_s,
+                               gpus_used=_gpus_used(exact.schedule) if exact.schedule else math.nan)
+        if exact.status == "optimal":
+            exact_row["gap"] = 0.0  # proven: the bound meets the makespan within the solver's tolerance
+        rows.append(exact_row)
+        if exact.status != "optimal":
+            note = unproven_note(graph.name, gpus, streams, solver.split(":")[0], time_limit, exact_row["gap"])
+            notes.append(note)
+            say(note)
         if out is not None and exact.schedule is not None:
-            from .viz import gantt_grid
-
             lp = results["hios-lp"][0]
             timelines = [evaluate(graph, platform, lp), evaluate(graph, platform, exact.schedule)]
-            titles = [f"{graph.name}: HIOS-LP, {lp.makespan_ms:.4g} ms",
-                      f"{graph.name}: {solver} ({exact.status}), {exact.makespan_ms:.4g} ms, "
+            titles = [f"{graph.name}: HIOS-LP, makespan {lp.makespan_ms:.4g} ms (gap {_pct(lp.makespan_ms, bound)})",
+                      f"{graph.name}: exact {solver} ({exact.status}), makespan {exact.makespan_ms:.4g} ms, "
                       f"bound {bound:.4g} ms"]
-            path = out / f"{_slug(graph.name)}_gantt.png"
-            gantt_grid(timelines, titles, path=path)
-            say(f"{graph.name}: wrote {path}")
-    table = pd.DataFrame(rows)
+            charts.append((out / f"{_slug(graph.name)}_gantt.png", timelines, titles))
+    table = result_frame(rows, notes=notes, solver=solver, time_limit_s=time_limit)
     if out is not None:
         from ._io import write_bytes_atomic
+        from .viz import figure_bytes, gantt_grid
 
+        for path, timelines, titles in charts:
+            write_bytes_atomic(path, figure_bytes(gantt_grid(timelines, titles), "png"))
+            say(f"wrote {path}")
         write_bytes_atomic(out / "demo.csv", table.to_csv(index=False).encode())
     return table
 
 
-def _row(graph: OpGraph, algorithm: str, gpus: int, makespan: float | None, sequential_ms: float,
-         bound: float, seconds: float, status: str) -> dict[str, Any]:
-    return {
-        "graph": graph.name,
-        "ops": graph.n_ops,
-        "algorithm": algorithm,
-        "gpus": gpus,
-        "makespan_ms": makespan,
-        "speedup": sequential_ms / makespan if makespan else None,
-        "gap_to_bound": (makespan - bound) / bound if makespan is not None and bound > 0 else None,
-        "sched_time_s": seconds,
-        "status": status,
-    }
+def _pct(makespan: float, bound: float) -> str:
+    from .results import gap
+
+    value = gap(makespan, bound)
+    return "-" if math.isnan(value) else f"{value:.2%}"
 
 
 def _gpus_used(sched: Any) -> int:
@@ -154,10 +216,8 @@ def _slug(name: str) -> str:
 
 
 def format_table(table: Any) -> str:
-    """The demo table as aligned text."""
-    shown = table.copy()
-    shown["makespan_ms"] = shown["makespan_ms"].map(lambda x: "-" if x is None else f"{x:.4f}")
-    shown["speedup"] = shown["speedup"].map(lambda x: "-" if x is None else f"{x:.2f}x")
-    shown["gap_to_bound"] = shown["gap_to_bound"].map(lambda x: "-" if x is None else f"{100 * x:.2f}%")
-    shown["sched_time_s"] = shown["sched_time_s"].map(lambda x: f"{x:.3f}")
-    return shown.to_string(index=False)
+    """The demo table as aligned text (:func:`hios_opt.results.format_table`)."""
+    from .results import format_table as schema_text
+
+    return schema_text(table, ["graph", "ops", "algorithm", "gpus_used", "makespan_ms", "lower_bound_ms", "gap",
+                               "speedup", "status", "time_s"])

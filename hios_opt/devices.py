@@ -9,8 +9,9 @@ all call it, and a device that does not exist is refused with a
 schedule still holds. :func:`torch_threads` sets torch's intra-op thread
 count for a block and restores it.
 
-torch is imported inside the functions, so that importing this module (the
-command line does) stays cheap.
+torch is imported inside the functions (through :mod:`hios_opt._torch`,
+which names the extra to install when it is missing), so that importing
+this module (the command line does) stays cheap.
 
 >>> str(check_device("CPU"))
 'cpu'
@@ -30,6 +31,12 @@ from .errors import DeviceError, HiosError
 __all__ = ["available_devices", "check_device", "device_kind", "torch_threads"]
 
 
+def _torch_module() -> Any:
+    from . import _torch  # without torch: an error naming the [torch] extra
+
+    return _torch.torch
+
+
 def available_devices() -> list[str]:
     """The devices torch can run on here: ``"cpu"``, then ``"cuda:k"`` for
     every visible GPU, with its model in parentheses.
@@ -37,7 +44,7 @@ def available_devices() -> list[str]:
     >>> available_devices()[:1]
     ['cpu']
     """
-    import torch
+    torch = _torch_module()
 
     out = ["cpu"]
     if torch.cuda.is_available():
@@ -78,7 +85,7 @@ def check_device(device: Any, *, error: type[HiosError] = DeviceError) -> Any:
     ...
     hios_opt.errors.DeviceError: unknown device 'tpu'; devices here: cpu
     """
-    import torch
+    torch = _torch_module()
 
     try:
         if isinstance(device, bool):
@@ -115,7 +122,7 @@ def device_kind(device: Any) -> str:
     >>> device_kind("cpu")
     'cpu'
     """
-    import torch
+    torch = _torch_module()
 
     dev = check_device(device)
     if dev.type == "cpu":
@@ -140,7 +147,7 @@ def torch_threads(threads: int | None) -> Iterator[int]:
     >>> torch.get_num_threads() == before
     True
     """
-    import torch
+    torch = _torch_module()
 
     check_int(threads, "threads", min_value=1, none_ok=True)
     before = torch.get_num_threads()

@@ -20,6 +20,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 import torch
 import torch.fx as fx
 from torch._dynamo.backends.registry import lookup_backend, register_backend

@@ -39,6 +39,7 @@ __all__ = [
     "ModelMismatchError",
     "InputMismatchError",
     "NotFasterWarning",
+    "MissingDependencyError",
 ]
 
 
@@ -177,3 +178,10 @@ class InputMismatchError(HiosError, ValueError):
 class NotFasterWarning(UserWarning):
     """``optimize()`` measured no gain from the schedule and runs the model's
     plain forward pass instead (the measured numbers are in the message)."""
+
+
+# --- installation ------------------------------------------------------------
+class MissingDependencyError(HiosError, ImportError):
+    """A feature needs an optional package that is not installed (PyTorch
+    for tracing, profiling and the executor); the message names the extra
+    to install, e.g. ``pip install 'hios_opt[torch]'``."""

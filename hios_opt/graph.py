@@ -766,7 +766,7 @@ class OpGraph:
 
     # -------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        """The graph JSON object of DESIGN.md section 5."""
+        """The graph JSON object of docs/design.md section 5."""
         ops = []
         for op in self._ops:
             d: dict[str, Any] = {"id": op.id, "latency_ms": op.latency_ms, "utilization": op.utilization,
@@ -828,7 +828,13 @@ class OpGraph:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OpGraph:
-        """Read a graph JSON file (see DESIGN.md section 5)."""
+        """Read a graph JSON file (see docs/design.md section 5); a name
+        relative to the bundled data folder, such as
+        ``"models/inception_v3_299_h100.json"``, reads that bundled graph
+        (:mod:`hios_opt.data`) unless a file of that name exists."""
+        from .data import resolve
+
+        path = resolve(path)
         return cls.from_dict(read_json(path), str(path))
 
     def save(self, path: str | os.PathLike[str]) -> None:

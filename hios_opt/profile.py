@@ -37,7 +37,7 @@
   (nothing runs faster than its slowest member, and the evaluator's bounds
   rely on it): it is clamped up, and ``meta["clamped_groups"]`` counts the
   clamps.
-* **utilization** ``u(v)``: the value that makes DESIGN.md's analytic model
+* **utilization** ``u(v)``: the value that makes docs/design.md's analytic model
   ``L = a*(t_a+t_b) + (1-a)*max(t_a*u_a + t_b*u_b, max t)`` (``a = alpha``,
   0.5) reproduce each measured pair when both members share one
   utilization, ``rho = (L - a*(t_a+t_b)) / ((1-a)*(t_a+t_b))``, then for
@@ -107,6 +107,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 import numpy as np
 import torch
 from tqdm.auto import tqdm

@@ -613,11 +613,15 @@ def run_schedule(
 
 def _make_schedules(
     graph: Any, platform: Any, algorithms: Sequence[str], time_limit: float, seed: int
-) -> list[tuple[str, Any, float, str]]:
-    """``(name, schedule, seconds, status)`` per algorithm, sequential first."""
+) -> tuple[list[tuple[str, Any, float, str]], float]:
+    """``(name, schedule, seconds, status)`` per algorithm, sequential first,
+    and the best lower bound known: the exact solver's where one ran, else
+    :func:`hios_opt.bounds.lower_bound`."""
     import hios_opt
+    from hios_opt.results import HEURISTIC_STATUS
 
     out = []
+    bound = hios_opt.lower_bound(graph, platform)
     for name in algorithms:
         started = time.perf_counter()
         if name == "exact" or name.startswith("exact:"):
@@ -626,11 +630,12 @@ def _make_schedules(
             if result.schedule is None:
                 raise OptionError(f"the exact solver found no schedule within {time_limit:g} s "
                                   f"(status {result.status}); raise the time limit")
+            bound = max(bound, result.lower_bound_ms)
             out.append((name, result.schedule, time.perf_counter() - started, str(result.status)))
         else:
             sched = hios_opt.schedule(graph, platform, name)
-            out.append((name, sched, time.perf_counter() - started, ""))
-    return out
+            out.append((name, sched, time.perf_counter() - started, HEURISTIC_STATUS))
+    return out, bound
 
 
 def _normalise_algorithms(algorithms: Sequence[str] | str) -> list[str]:
@@ -716,7 +721,7 @@ def bench_real(
     seed : int
         Exact solver seed.
     progress : bool
-        Show the profiler's progress bars.
+        Show progress bars (tqdm): the profiler's, and one over the plan runs.
     model_options : mapping, optional
         Zoo model options.
     prepared : ModelRun, optional
@@ -733,14 +738,18 @@ def bench_real(
     Returns
     -------
     pandas.DataFrame
-        One row per algorithm: ``algorithm``, ``gpus``, ``streams``,
-        ``stages``, ``predicted_ms``, ``measured_ms`` (median), ``p10_ms``,
-        ``p90_ms``, ``speedup`` (measured, over sequential),
-        ``predicted_speedup``, ``error_pct`` (``100 * (predicted -
-        measured) / measured``; negative: optimistic), ``outputs_ok``,
-        ``max_abs_diff``, ``status`` (exact solver), ``schedule_s``. ``attrs``
-        holds the model, device, mapping note, threads, tolerance and the
-        graph's profile metadata.
+        One row per algorithm in the result schema (:mod:`hios_opt.results`):
+        ``graph, ops, gpus, streams, algorithm``, ``makespan_ms`` (the
+        evaluator's prediction), ``lower_bound_ms`` (the exact solver's
+        bound where one ran, else the cheap bound), ``gap``, ``speedup``
+        (predicted, over sequential), ``status`` (``"heuristic"`` or the
+        solver's), ``time_s`` (scheduling), ``predicted_ms``,
+        ``measured_ms`` (median), ``prediction_error`` (``(measured -
+        predicted) / predicted``: positive when the run was slower than
+        predicted); then ``measured_speedup`` (over the sequential plan),
+        ``p10_ms``, ``p90_ms``, ``runs``, ``stages``, ``gpus_used``,
+        ``outputs_ok``, ``max_abs_diff``. ``attrs`` holds the model, device,
+        mapping note, threads, tolerance and the graph's profile metadata.
 
     Raises
     ------
@@ -759,7 +768,6 @@ def bench_real(
     (['sequential', 'hios-lp'], True, True)
     """
     import numpy as np
-    import pandas as pd
 
     from hios_opt import OpGraph, Platform
     from hios_opt.executor import compile, run
@@ -784,7 +792,7 @@ def bench_real(
         graph = OpGraph.load(graph)
     check_graph(graph, prepared.traced)
     platform = Platform(gpus=gpus, streams=streams)
-    made = _make_schedules(graph, platform, names, time_limit, seed)
+    made, bound = _make_schedules(graph, platform, names, time_limit, seed)
 
     plans = [compile(prepared.traced, sched, device_map_for(sched.gpus, device)) for _, sched, _, _ in made]
     options: dict[str, Any] = {"intra_op_threads": threads} if device == "cpu" and threads is not None else {}
@@ -794,35 +802,39 @@ def bench_real(
     per_round = max(1, math.ceil(repeat / rounds))
     latencies: list[list[float]] = [[] for _ in plans]
     last_outputs: list[Any] = [None] * len(plans)
-    for r in range(rounds):
-        for k, plan in enumerate(plans):
-            m = run(plan, prepared.inputs, backend=backend, warmup=warmup if r == 0 else 1, repeat=per_round,
-                    **options)
-            latencies[k].extend(m.latencies_ms)
-            last_outputs[k] = m.outputs
+    from tqdm.auto import tqdm
 
+    with tqdm(total=rounds * len(plans), desc=f"{prepared.name}: running plans", unit="plan", disable=not progress,
+              leave=False) as bar:
+        for r in range(rounds):
+            for k, plan in enumerate(plans):
+                bar.set_postfix_str(f"round {r + 1}/{rounds}, {made[k][0]}", refresh=False)
+                m = run(plan, prepared.inputs, backend=backend, warmup=warmup if r == 0 else 1, repeat=per_round,
+                        **options)
+                latencies[k].extend(m.latencies_ms)
+                last_outputs[k] = m.outputs
+                bar.update()
+
+    from hios_opt.results import result_frame, result_row
+
+    predicted = [predict_ms(graph, sched, platform) for _, sched, _, _ in made]
+    measured = [float(np.median(times)) for times in latencies]
+    seq = next(k for k, (name, _, _, _) in enumerate(made) if name == "sequential")
     rows = []
     for k, (name, sched, seconds, status) in enumerate(made):
         ok, diff = outputs_match(last_outputs[k], prepared.reference, device)
-        predicted = predict_ms(graph, sched, platform)
-        measured = float(np.median(latencies[k]))
-        rows.append({
-            "algorithm": name, "gpus": gpus, "streams": streams, "stages": len(sched.stages),
-            "gpus_used": len({st.gpu for st in sched.stages}),
-            "predicted_ms": predicted, "measured_ms": measured,
-            "p10_ms": float(np.percentile(latencies[k], 10)), "p90_ms": float(np.percentile(latencies[k], 90)),
-            "runs": len(latencies[k]), "outputs_ok": ok, "max_abs_diff": diff, "status": status,
-            "schedule_s": seconds,
-        })
-    df = pd.DataFrame(rows)
-    seq = df.loc[df.algorithm == "sequential"].iloc[0]
-    df["speedup"] = seq.measured_ms / df.measured_ms
-    df["predicted_speedup"] = seq.predicted_ms / df.predicted_ms
-    df["error_pct"] = 100.0 * (df.predicted_ms - df.measured_ms) / df.measured_ms
-    order = ["algorithm", "gpus", "streams", "predicted_ms", "measured_ms", "speedup", "error_pct",
-             "predicted_speedup", "p10_ms", "p90_ms", "runs", "stages", "gpus_used", "outputs_ok",
-             "max_abs_diff", "status", "schedule_s"]
-    df = df[order]
+        rows.append(result_row(
+            graph=graph.name, ops=graph.n_ops, gpus=gpus, streams=streams, algorithm=name,
+            makespan_ms=predicted[k], lower_bound_ms=bound, speedup=predicted[seq] / predicted[k], status=status,
+            time_s=seconds, predicted_ms=predicted[k], measured_ms=measured[k],
+            measured_speedup=measured[seq] / measured[k],
+            p10_ms=float(np.percentile(latencies[k], 10)), p90_ms=float(np.percentile(latencies[k], 90)),
+            runs=len(latencies[k]), stages=len(sched.stages), gpus_used=len({st.gpu for st in sched.stages}),
+            outputs_ok=ok, max_abs_diff=diff,
+        ))
+        if status == "optimal":
+            rows[-1]["gap"] = 0.0
+    df = result_frame(rows)
     rtol, atol = tolerance(device)
     df.attrs.update({
         "model": prepared.name, "input_size": prepared.input_size, "batch_size": prepared.batch_size,

@@ -50,7 +50,7 @@ from typing import Any
 
 __all__ = [
     "PROBLEM_COLUMNS", "RESULT_COLUMNS", "MEASURE_COLUMNS", "COLUMNS", "HEURISTIC_STATUS", "GAP_TOLERANCE",
-    "gap", "prediction_error", "result_row", "result_frame",
+    "gap", "prediction_error", "result_row", "result_frame", "format_table", "FORMATS",
 ]
 
 PROBLEM_COLUMNS = ("graph", "ops", "gpus", "streams")
@@ -123,3 +123,40 @@ def result_frame(rows: Iterable[Mapping[str, Any]], **attrs: Any) -> Any:
     df = pd.DataFrame(rows, columns=present + extra)
     df.attrs.update(attrs)
     return df
+
+
+def _number(fmt: str) -> Any:
+    def show(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return fmt.format(value)
+
+    return show
+
+
+#: How :func:`format_table` shows each schema column (others: pandas' default).
+FORMATS = {
+    "makespan_ms": _number("{:.4f}"),
+    "lower_bound_ms": _number("{:.4f}"),
+    "gap": _number("{:.2%}"),
+    "speedup": _number("{:.2f}"),
+    "time_s": _number("{:.3f}"),
+    "predicted_ms": _number("{:.3f}"),
+    "measured_ms": _number("{:.3f}"),
+    "prediction_error": _number("{:+.1%}"),
+}
+
+
+def format_table(table: Any, columns: Iterable[str] | None = None) -> str:
+    """A schema table as aligned text: times in ms with fixed decimals, ``gap``
+    and ``prediction_error`` as percentages, missing values as ``-``. The
+    data keep full precision; only the text rounds.
+
+    >>> print(format_table(result_frame([result_row(algorithm="hios-lp", makespan_ms=4.6, lower_bound_ms=4.45,
+    ...                                             speedup=1.826, time_s=0.0012)])))
+    algorithm makespan_ms lower_bound_ms   gap speedup time_s
+      hios-lp      4.6000         4.4500 3.37%    1.83  0.001
+    """
+    shown = table if columns is None else table[[c for c in columns if c in table.columns]]
+    formatters = {c: f for c, f in FORMATS.items() if c in shown.columns}
+    return shown.to_string(index=False, formatters=formatters, na_rep="-")

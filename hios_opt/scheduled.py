@@ -31,6 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 import torch
 from torch import nn
 

@@ -1,8 +1,9 @@
-"""Regenerate the bundled graphs under ``data/`` with the ``hios-opt`` command.
+"""Regenerate the bundled graphs under ``hios_opt/data/`` with the ``hios-opt`` command.
 
 Every file is made by one ``hios-opt`` command (``profile`` for the models,
 ``generate`` for the random and named graphs); this script only lists those
-commands and runs them in-process. ``data/README.md`` lists the same commands.
+commands and runs them in-process. ``hios_opt/data/README.md`` lists the same
+commands.
 
 Usage::
 
@@ -15,7 +16,7 @@ Estimated model costs are deterministic (same files on every machine, apart
 from the ``date`` and ``torch_version`` in their meta); CPU measurements are
 not, and take a few minutes. The ``cuda`` group measures on a GPU: it runs
 only when named (``--only cuda``), on a machine with the GPU its files are
-named after (``benchmarks/bench_gpu.py --data data/models`` runs the same
+named after (``benchmarks/bench_gpu.py --data hios_opt/data/models`` runs the same
 commands).
 """
 
@@ -28,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "hios_opt" / "data"
 
 # Estimated costs: every model at the HIOS paper's input sizes, on a V100 and an
 # H100; Inception-v3 also at its native 299 (the demo's graph).
@@ -51,10 +53,10 @@ CUDA_ARGS = ("--repeat", "10", "--warmup", "3", "--max-pairs", "200", "--threads
 
 
 def cuda_command(model: str, size: int, timing: str, gpu: str = CUDA_GPU) -> tuple[str, list[str]]:
-    """(file relative to data/, hios-opt argv) of one GPU measurement."""
+    """(bundled name, hios-opt argv) of one GPU measurement."""
     out = f"models/{model}_{size}_{gpu}-{timing}.json"
     return out, ["profile", model, "--input-size", str(size), "--device", "cuda:0", "--timing", timing,
-                 *CUDA_ARGS, "-o", f"data/{out}"]
+                 *CUDA_ARGS, "-o", f"hios_opt/data/{out}"]
 
 # CPU measurements: every model at a small input, one thread, modest repeats and
 # at most 200 concurrent pairs, so that all four take a few minutes.
@@ -74,7 +76,7 @@ def random_layers(nodes: int) -> int:
 
 
 def commands() -> dict[str, list[tuple[str, list[str]]]]:
-    """Group -> [(file relative to data/, hios-opt argv)]."""
+    """Group -> [(bundled name, hios-opt argv)]."""
     from hios_opt.generators import NAMED
 
     groups: dict[str, list[tuple[str, list[str]]]] = {"models": [], "cpu": [], "random": [], "small": [],
@@ -84,11 +86,11 @@ def commands() -> dict[str, list[tuple[str, list[str]]]]:
             for gpu in GPUS:
                 out = f"models/{model}_{size}_{gpu}.json"
                 groups["models"].append((out, ["profile", model, "--input-size", str(size),
-                                               "--device", f"estimate:{gpu}", "-o", f"data/{out}"]))
+                                               "--device", f"estimate:{gpu}", "-o", f"hios_opt/data/{out}"]))
     for model in MODEL_SIZES:
         out = f"models/{model}_{CPU_SIZE}_cpu.json"
         groups["cpu"].append((out, ["profile", model, "--input-size", str(CPU_SIZE), "--device", "cpu",
-                                    *CPU_ARGS, "-o", f"data/{out}"]))
+                                    *CPU_ARGS, "-o", f"hios_opt/data/{out}"]))
     for size in CUDA_SIZES:
         for timing in CUDA_TIMINGS:
             groups["cuda"].append(cuda_command("inception_v3", size, timing))
@@ -98,10 +100,10 @@ def commands() -> dict[str, list[tuple[str, list[str]]]]:
             out = f"random/layered_n{nodes}_e{2 * nodes}_l{layers}_ccr{ccr:.1f}_s{RANDOM_SEED}.json"
             groups["random"].append((out, ["generate", "--nodes", str(nodes), "--edges", str(2 * nodes),
                                            "--layers", str(layers), "--ccr", f"{ccr:g}",
-                                           "--seed", str(RANDOM_SEED), "-o", f"data/{out}"]))
+                                           "--seed", str(RANDOM_SEED), "-o", f"hios_opt/data/{out}"]))
     for name in NAMED:
         out = f"small/{name}.json"
-        groups["small"].append((out, ["generate", "--named", name, "-o", f"data/{out}"]))
+        groups["small"].append((out, ["generate", "--named", name, "-o", f"hios_opt/data/{out}"]))
     return groups
 
 
@@ -115,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from hios_opt.cli import main as hios_opt
 
-    root = DATA.parent
     failures = 0
     for group, items in commands().items():
         if (args.only and group not in args.only) or (group == "cuda" and not args.only and not args.list):
@@ -129,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"$ {line}", flush=True)
             start = time.perf_counter()
-            # The commands name data/... relative to the repository root.
-            code = hios_opt([c if not c.startswith("data/") else str(root / c) for c in cmd])
+            # The commands name hios_opt/data/... relative to the repository root.
+            code = hios_opt([c if not c.startswith("hios_opt/data/") else str(ROOT / c) for c in cmd])
             print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
             failures += code != 0
     return 1 if failures else 0

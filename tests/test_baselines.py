@@ -9,7 +9,7 @@ from hios_opt import Edge, Op, OpGraph, Platform, evaluate, generators, lower_bo
 from hios_opt.heuristics.baselines import _earliest_gap, heft, sequential
 from hios_opt.heuristics.common import upward_rank
 
-from .test_hios_lp import small_random_graph
+from .support.graphs import small_random_graph
 
 
 def test_sequential_is_the_sum_of_latencies_in_topological_order():

@@ -19,7 +19,7 @@ import pytest
 from hios_opt import Schedule, Stage, generators
 from hios_opt.cli import build_parser, main
 
-from .test_fuzz_inputs import CORPUS, corpus_cases, mutate, small_graph_dict, valid_schedule_dict
+from .support.bad_inputs import CORPUS, corpus_cases, mutate, small_graph_dict, valid_schedule_dict
 
 #: seeded mutated files run through ``hios-opt info`` / ``evaluate``
 CLI_MUTATION_CASES = 120

@@ -53,7 +53,7 @@ def test_run_end_to_end(files, tmp_path, capsys) -> None:
     assert out["runs"] == 3 and out["p10_ms"] <= out["median_ms"] <= out["p90_ms"] and out["median_ms"] > 0
     assert out["gpus"] == 2 and out["streams"] == 2 and out["algorithm"] == "hios-lp"
     assert out["predicted_ms"] == pytest.approx(Schedule.load(schedule).makespan_ms)
-    assert out["error_pct"] == pytest.approx(100 * (out["predicted_ms"] - out["median_ms"]) / out["median_ms"])
+    assert out["prediction_error"] == pytest.approx((out["median_ms"] - out["predicted_ms"]) / out["predicted_ms"])
     events = json.loads(trace.read_text())["traceEvents"]
     assert any(e.get("cat") == "op" for e in events)
 
@@ -109,7 +109,7 @@ def test_bench_real_table(tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     rows = out["rows"]
     assert [r["algorithm"] for r in rows] == ["sequential", "hios-lp", "exact"]
-    assert all(r["measured_ms"] > 0 and r["outputs_ok"] and "error_pct" in r for r in rows)
+    assert all(r["measured_ms"] > 0 and r["outputs_ok"] and "prediction_error" in r for r in rows)
     assert rows[2]["status"] in ("optimal", "feasible")
     assert "cpu" in out["mapping"]
     with open(table, newline="", encoding="utf-8") as fh:
@@ -117,7 +117,7 @@ def test_bench_real_table(tmp_path, capsys) -> None:
     assert main(args) == 0  # the text table (profile now cached)
     text = capsys.readouterr().out
     assert "mapping: logical GPUs 0-1 -> cpu" in text
-    for column in ("predicted_ms", "measured_ms", "speedup_vs_seq", "error_pct"):
+    for column in ("predicted_ms", "measured_ms", "prediction_error", "measured_speedup"):
         assert column in text
 
 

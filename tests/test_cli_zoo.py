@@ -137,7 +137,7 @@ def test_cli_tables_match_estimate_tables():
 
 
 # --- bundled data ----------------------------------------------------------
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "hios_opt" / "data"
 FILES = sorted(DATA.glob("*/*.json"))
 MODELS = ("inception_v3", "nasnet", "randwire", "squeezenet")
 
@@ -202,11 +202,11 @@ def test_info_reads_a_bundled_graph_by_its_relative_name(capsys):
 def test_make_data_script_lists_exactly_the_bundled_files():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_data", DATA.parent / "scripts" / "make_data.py")
+    spec = importlib.util.spec_from_file_location("make_data", DATA.parents[1] / "scripts" / "make_data.py")
     make_data = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_data)
     listed = {out for items in make_data.commands().values() for out, _ in items}
     assert listed == {f"{p.parent.name}/{p.name}" for p in FILES}
     for items in make_data.commands().values():
         for out, argv in items:
-            assert argv[-2:] == ["-o", f"data/{out}"] and argv[0] in ("profile", "generate")
+            assert argv[-2:] == ["-o", f"hios_opt/data/{out}"] and argv[0] in ("profile", "generate")

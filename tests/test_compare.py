@@ -21,13 +21,16 @@ def test_one_row_per_algorithm():
     g = generators.fork_join(branches=2, branch_latency_ms=4.0, comm_ms=0.5)
     p = Platform(gpus=2)
     df = compare(g, p)
-    assert list(df.columns) == ["algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s"]
+    assert list(df.columns) == ["graph", "ops", "gpus", "streams", "algorithm", "makespan_ms", "lower_bound_ms", "gap",
+                                "speedup", "status", "time_s"]
     assert list(df.algorithm) == ["sequential", "ios", "heft", "hios-mr", "hios-lp"]
+    assert (df.graph == g.name).all() and (df.ops == 4).all() and (df.gpus == 2).all() and (df.streams == 1).all()
+    assert (df.status == "heuristic").all() and (df.lower_bound_ms == lower_bound(g, p)).all()
     rows = df.set_index("algorithm")
     assert rows.loc["sequential", "makespan_ms"] == 10.0 and rows.loc["sequential", "speedup"] == 1.0
     assert rows.loc["heft", "makespan_ms"] == 6.5
     assert math.isclose(rows.loc["heft", "speedup"], 10.0 / 6.5)
-    assert math.isclose(rows.loc["hios-lp", "bound_ratio"], 7.0 / lower_bound(g, p))
+    assert math.isclose(rows.loc["hios-lp", "gap"], 7.0 / lower_bound(g, p) - 1)
     assert (df.time_s >= 0).all()
     assert df.attrs["sequential_ms"] == 10.0
     for name, s in df.attrs["schedules"].items():
@@ -56,15 +59,15 @@ def test_exact_row_and_gaps(solver):
     g = generators.diamond(comm_ms=0.5)
     p = Platform(gpus=2, streams=2)
     df = compare(g, p, ["sequential", "heft", "hios-lp"], exact=solver, time_limit=20)
-    assert list(df.columns) == ["algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s", "gap", "status"]
     exact = df.iloc[-1]
     assert exact.algorithm == f"exact-{solver}" and exact.status == "optimal"
     bound = df.attrs["exact_lower_bound_ms"]
     assert exact.makespan_ms <= df.makespan_ms.iloc[:-1].min() + 1e-9  # warm-started from the best
+    assert exact.gap == 0.0 and (df.lower_bound_ms == bound).all()
     for row in df.itertuples():
-        assert math.isclose(row.gap, (row.makespan_ms - bound) / bound)
-        assert row.gap >= -1e-9
-    assert df.status.iloc[:-1].isna().all()
+        assert math.isclose(row.gap, (row.makespan_ms - bound) / bound, abs_tol=1e-9)
+        assert row.gap >= 0.0
+    assert (df.status.iloc[:-1] == "heuristic").all()
 
 
 # ---------------------------------------------------------------------- CLI
@@ -104,7 +107,8 @@ def test_cli_compare(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "lower bound 3.9 ms" in text and "heft" in text and "hios-lp" in text
     lines = csv.read_text().splitlines()
-    assert lines[0] == "algorithm,makespan_ms,speedup,bound_ratio,time_s" and len(lines) == 3
+    assert lines[0] == "graph,ops,gpus,streams,algorithm,makespan_ms,lower_bound_ms,gap,speedup,status,time_s"
+    assert len(lines) == 3 and lines[1].startswith("inception-block,9,2,2,heft,")
     assert main(["compare", "named:diamond", "--algos", "sequential", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["rows"][0]["algorithm"] == "sequential" and data["rows"][0]["makespan_ms"] == 7.0

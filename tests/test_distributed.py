@@ -21,7 +21,8 @@ from hios_opt.errors import ExecutorError
 from hios_opt.executor import compile, run
 from hios_opt.executor.distributed import ModelSpec, run_distributed
 from hios_opt.trace import trace
-from tests.test_executor import Inception, assert_same, build, random_schedule
+
+from .support.nets import Inception, assert_same, build, random_schedule
 
 pytestmark = pytest.mark.slow
 

@@ -8,18 +8,7 @@ from hios_opt import Op, OpGraph, Platform, evaluate, generators
 from hios_opt.exact import solve
 from hios_opt.exact.brute import brute_force
 
-from .test_exact_candidates import small_graph
-
-# 60 cases: K in {1, 2, 3} x S in {1, 2} x CCR in {0, 0.5, 2}, graphs of 4 to 7 ops.
-CASES = [(seed, 1 + seed % 3, 1 + (seed // 3) % 2, (0.0, 0.5, 2.0)[(seed // 6) % 3]) for seed in range(60)]
-
-
-def tiny(seed: int, ccr: float) -> OpGraph:
-    g = small_graph(seed)
-    if g.n_ops > 7:
-        g = generators.random_layered(7, 9, 3, ccr, seed)
-    comm = {(e.src, e.dst): ccr * g.op(e.dst).latency_ms for e in g.edges}
-    return g.with_costs(comm_ms=comm)
+from .support.graphs import TINY_CASES, tiny
 
 
 def check(graph: OpGraph, platform: Platform, expected: float, solver: str, **kwargs) -> None:
@@ -35,7 +24,7 @@ def check(graph: OpGraph, platform: Platform, expected: float, solver: str, **kw
     assert r.schedule.status == "optimal" and r.schedule.lower_bound_ms == r.lower_bound_ms
 
 
-@pytest.mark.parametrize("seed,gpus,streams,ccr", CASES)
+@pytest.mark.parametrize("seed,gpus,streams,ccr", TINY_CASES)
 def test_exact_solvers_and_brute_force_agree(seed, gpus, streams, ccr):
     g = tiny(seed, ccr)
     p = Platform(gpus=gpus, streams=streams)
@@ -160,7 +149,7 @@ def test_stage_order_follows_dependencies_over_start_times():
     # A solver's start times, exact only up to its tolerance: the consumer n3
     # of the zero-length n2 "starts" 4 ns before it, on the same GPU.
     from hios_opt.exact import stage_candidates
-    from hios_opt.exact.cpsat import stages_in_order
+    from hios_opt.exact.readback import stages_in_order
 
     g = zero_latency_tie()
     p = Platform(gpus=3)

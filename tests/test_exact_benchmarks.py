@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from hios_opt import evaluate
 from hios_opt.errors import FormatError
 from hios_opt.exact import solve
-from hios_opt.exact.benchmarks import load_directory, read_gxl, read_jsonl, read_optimal_csv, read_stg
+from hios_opt.exact.benchmarks import read_gxl, read_jsonl, read_optimal_csv, read_stg
 
-DATA = Path(__file__).parent / "data" / "exact"
-INSTANCES = load_directory(DATA)
-SINNEN = [i for i in INSTANCES if i.name.startswith("sinnen/")]
-STG = [i for i in INSTANCES if i.name.startswith("stg50/")]
+from .support.benchmarks import DATA, INSTANCES, SINNEN, STG
 
 
 def test_subset_is_complete():

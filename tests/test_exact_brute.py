@@ -11,8 +11,8 @@ from hios_opt import Op, OpGraph, Platform, Schedule, Stage, evaluate, generator
 from hios_opt.errors import ProblemTooLargeError, ScheduleError
 from hios_opt.exact.brute import brute_force
 
-from .helpers import random_schedule
-from .test_exact_candidates import small_graph
+from .support.graphs import small_graph
+from .support.schedules import random_schedule
 
 
 def ordered_partitions(items):

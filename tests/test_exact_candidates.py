@@ -14,6 +14,8 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.errors import OptionError, ProblemTooLargeError
 from hios_opt.exact import count_candidates, solve, stage_candidates
 
+from .support.graphs import small_graph
+
 
 def antichains(graph: OpGraph, streams: int) -> set[tuple[int, ...]]:
     out = set()
@@ -22,18 +24,6 @@ def antichains(graph: OpGraph, streams: int) -> set[tuple[int, ...]]:
             if graph.independent(ops):
                 out.add(ops)
     return out
-
-
-def small_graph(seed: int) -> OpGraph:
-    nodes = 4 + seed % 5
-    layers = 1 + seed % min(3, nodes - 2)
-    start = nodes - 1 + seed % 4
-    for edges in [*range(start, nodes * nodes), *range(2, start)]:
-        try:
-            return generators.random_layered(nodes, edges, layers, 0.5, seed)
-        except OptionError:
-            continue
-    raise AssertionError("no valid edge count")
 
 
 @settings(max_examples=40)

@@ -9,12 +9,11 @@ import pytest
 
 from hios_opt import Platform, evaluate, generators
 from hios_opt.errors import GpuIndexError, OptionError, ProblemTooLargeError, UnknownOpError
-from hios_opt.exact import solve
+from hios_opt.exact import deadline_check, solve
 from hios_opt.exact.brute import brute_force
-from hios_opt.exact.cpsat import deadline_check
 from hios_opt.heuristics import hios_lp
 
-from .test_exact_agreement import CASES, tiny
+from .support.graphs import TINY_CASES, tiny
 
 BELOW, ABOVE = 1 - 1e-4, 1 + 1e-4
 
@@ -33,7 +32,7 @@ def infeasible(graph, platform, deadline, **options) -> bool:
     return deadline_check(graph, platform, deadline, time_limit=30, workers=1, **options).status == "infeasible"
 
 
-@pytest.mark.parametrize("seed,gpus,streams,ccr", CASES[::4])
+@pytest.mark.parametrize("seed,gpus,streams,ccr", TINY_CASES[::4])
 def test_agrees_with_brute_force(seed, gpus, streams, ccr):
     g = tiny(seed, ccr)
     p = Platform(gpus=gpus, streams=streams)
@@ -113,8 +112,8 @@ def test_placement_without_delays_is_refused():
 
 
 def test_model_too_large_is_refused(monkeypatch):
-    import hios_opt.exact
+    import hios_opt.exact.cpsat
 
-    monkeypatch.setattr(hios_opt.exact, "MAX_INTERVALS", 10)
+    monkeypatch.setattr(hios_opt.exact.cpsat, "MAX_INTERVALS", 10)
     with pytest.raises(ProblemTooLargeError, match="optional intervals"):
         deadline_check(generators.named("inception-block"), Platform(gpus=2, streams=2), 5.0)

@@ -36,6 +36,7 @@ def test_default_backend_is_highs():
     assert r.stats["nodes"] >= 0 and r.stats["bound"] == pytest.approx(r.lower_bound_ms)
 
 
+@pytest.mark.slow
 def test_highs_bound_at_the_time_limit_is_its_own():
     # Cut short, HiGHS reports its dual bound: above the cheap bound of the
     # model, below the makespan, and the answer is "feasible", not "optimal".

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hios_opt.exact._interrupt import run_stoppable
+from hios_opt.exact.interrupt import run_stoppable
 
 pytestmark = [pytest.mark.skipif(os.name != "posix", reason="needs SIGINT"), pytest.mark.usefixtures("python_sigint")]
 
@@ -92,7 +92,7 @@ def test_a_lost_keyboard_interrupt_still_stops_the_search():
     import gc
     import warnings
 
-    from hios_opt.exact._interrupt import ctrl_c_scope
+    from hios_opt.exact.interrupt import ctrl_c_scope
 
     def slow_callback(phase, info):
         if phase == "start":

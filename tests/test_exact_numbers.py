@@ -101,7 +101,7 @@ def test_too_fine_a_grid_is_refused_up_front(solver):
 
 
 def test_auto_grid_is_coarsened_for_huge_times():
-    from hios_opt.exact.cpsat import MAX_TICKS, auto_resolution
+    from hios_opt.exact.grid import MAX_TICKS, auto_resolution
 
     g = _diamond(b={"latency_ms": 1e300})
     r = auto_resolution(g, ho.Platform(gpus=2))
@@ -122,3 +122,12 @@ def test_cli_extreme_numbers(argv, culprit, capsys, tmp_path):
         assert code == 0 and "optimal" in captured.out and captured.err == ""
     else:
         assert code == 2 and captured.err.count("\n") == 1 and culprit in captured.err
+
+
+def test_milp_warm_start_within_its_bounds_despite_float_noise():
+    # The bundled SqueezeNet on 2 GPUs: a start's head (a sum of scaled
+    # latencies) came out one ulp above the warm start's scaled start, and
+    # PuLP refused the MIP start ("initial value ... is smaller than lowBound").
+    g = ho.OpGraph.load("models/squeezenet_331_h100.json")
+    r = ho.solve(g, ho.Platform(gpus=2), "milp", time_limit=3, workers=1)
+    assert r.status in ("optimal", "feasible") and r.makespan_ms <= r.warm_start_makespan_ms

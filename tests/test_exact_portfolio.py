@@ -1,8 +1,8 @@
 """solver="portfolio": CP-SAT and the A* search at once, sharing the best schedule.
 
 The agreement with brute force on tiny instances is in test_exact_agreement.py,
-the time limit and Ctrl-C in test_exact_solve.py; here: the exchange, how
-the two searches use it, and how the result is assembled.
+the time limit and Ctrl-C in test_exact_solve.py; here: the shared
+incumbent, how the two searches use it, and how the result is assembled.
 """
 
 from __future__ import annotations
@@ -17,18 +17,24 @@ import hios_opt.exact as exact
 from hios_opt import Platform, evaluate, generators
 from hios_opt.cli import main
 from hios_opt.errors import SolverError
-from hios_opt.exact import solve, stage_candidates
+from hios_opt.exact import Incumbent, SolveRequest, solve, stage_candidates
 from hios_opt.exact.astar import solve_astar
-from hios_opt.exact.cpsat import auto_resolution, solve_cpsat
-from hios_opt.exact.portfolio import Exchange
+from hios_opt.exact.cpsat import cpsat_candidates, solve_cpsat
+from hios_opt.exact.grid import auto_resolution
+
+from .support.graphs import paper_graph
 
 
-def paper_graph(ops: int, seed: int):
-    return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+def request(g, p, x=None, limit=60.0, **options):
+    """A solve request whose searches share the incumbent ``x``."""
+    r = SolveRequest(g, p, time_limit=limit, **options)
+    if x is not None:
+        r.incumbent = x
+    return r
 
 
-def test_exchange_keeps_the_shortest_and_calls_every_stopper():
-    x = Exchange()
+def test_incumbent_keeps_the_shortest_and_calls_every_stopper():
+    x = Incumbent()
     g = generators.diamond()
     p = Platform(gpus=2)
     seq = exact.warm_start_schedule(g, p, "sequential")
@@ -44,45 +50,42 @@ def test_exchange_keeps_the_shortest_and_calls_every_stopper():
 
 
 def test_astar_proves_an_optimum_it_was_handed():
-    # The exchange holds the optimum found earlier: the search, with no warm
+    # The incumbent holds the optimum found earlier: the search, with no warm
     # start, cuts with it from its first step and proves nothing is shorter.
     g, p = paper_graph(16, 0), Platform(gpus=2, streams=2)
     known = solve(g, p, "astar", time_limit=60)
     assert known.status == "optimal"
-    x = Exchange()
+    x = Incumbent()
     x.offer(known.schedule, known.makespan_ms)
     cands = stage_candidates(g, p.streams)
-    r = solve_astar(g, p, cands, warm=None, deadline=time.monotonic() + 60, started=time.monotonic(),
-                    time_limit=60, exchange=x)
+    r = solve_astar(request(g, p, x), cands)
     assert r.solver_status == "OPTIMAL"
     assert known.makespan_ms * (1 - 1e-8) <= r.lower_bound_ms <= known.makespan_ms * (1 + 1e-9)
-    # It only keeps schedules strictly shorter than the exchange's: none
-    # exists, so it has none of its own (without the exchange it would).
+    # It only keeps schedules strictly shorter than the incumbent's: none
+    # exists, so it has none of its own (without the incumbent it would).
     assert r.makespan_ms is None and r.schedule is None
-    alone = solve_astar(g, p, cands, warm=None, deadline=time.monotonic() + 60, started=time.monotonic(),
-                        time_limit=60)
+    alone = solve_astar(request(g, p), cands)
     assert alone.makespan_ms == pytest.approx(known.makespan_ms, rel=1e-9)
 
 
 def test_a_stop_order_ends_the_astar_search_at_once():
     g, p = paper_graph(40, 1), Platform(gpus=2, streams=2)
-    x = Exchange()
+    x = Incumbent()
     x.stopping = True
     t0 = time.monotonic()
-    r = solve_astar(g, p, stage_candidates(g, p.streams), warm=None, deadline=t0 + 60, started=t0,
-                    time_limit=60, exchange=x)
+    r = solve_astar(request(g, p, x), stage_candidates(g, p.streams))
     assert r.solver_status == "STOPPED" and time.monotonic() - t0 < 10
 
 
 def _cpsat(g, p, x, limit):
-    t0 = time.monotonic()
-    return solve_cpsat(g, p, exact.cpsat_candidates(g, p, None), warm=None, deadline=t0 + limit, started=t0,
-                       time_limit=limit, workers=1, resolution_ms=auto_resolution(g, p), exchange=x)
+    return solve_cpsat(request(g, p, x, limit, workers=1, resolution_ms=auto_resolution(g, p)),
+                       cpsat_candidates(g, p, None))
 
 
+@pytest.mark.slow
 def test_cpsat_offers_its_solutions_with_the_evaluators_makespan():
     g, p = paper_graph(30, 3), Platform(gpus=2, streams=2)
-    x = Exchange()
+    x = Incumbent()
     r = _cpsat(g, p, x, 3.0)
     assert r.status == "feasible" and r.stats["solutions"] >= 1
     assert x.best is not None
@@ -90,9 +93,9 @@ def test_cpsat_offers_its_solutions_with_the_evaluators_makespan():
     assert x.best_ms >= r.makespan_ms - 1e-9  # the final solution is at least as good as any offered
 
 
-def test_an_exchange_stop_ends_cpsat_with_its_best_solution():
+def test_an_incumbent_stop_ends_cpsat_with_its_best_solution():
     g, p = paper_graph(40, 1), Platform(gpus=2, streams=2)
-    x = Exchange()
+    x = Incumbent()
     out = {}
     worker = threading.Thread(target=lambda: out.setdefault("r", _cpsat(g, p, x, 60.0)))
     t0 = time.monotonic()
@@ -120,6 +123,7 @@ def _check_combined(g, p, r):
                                                                      cpsat["lower_bound_ms"])), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_two_streams_the_astar_search_proves_and_cpsat_is_stopped():
     # 20 ops, 2 GPUs x 2 streams, seed 0: the A* search proves it in seconds,
     # CP-SAT alone does not in a minute (README's reach table).
@@ -141,6 +145,7 @@ def test_one_stream_gets_the_same_optimum_as_cpsat_alone():
     _check_combined(g, p, r)
 
 
+@pytest.mark.slow
 def test_at_the_time_limit_the_bound_is_the_larger_of_the_two():
     g, p = paper_graph(50, 0), Platform(gpus=2, streams=2)
     r = solve(g, p, "portfolio", time_limit=4, workers=2)
@@ -149,7 +154,7 @@ def test_at_the_time_limit_the_bound_is_the_larger_of_the_two():
 
 
 def test_without_the_cpsat_model_the_astar_search_runs_alone(monkeypatch):
-    monkeypatch.setattr(exact, "MAX_INTERVALS", 10)
+    monkeypatch.setattr(exact.cpsat, "MAX_INTERVALS", 10)
     g, p = generators.inception_block(), Platform(gpus=2, streams=2)
     r = solve(g, p, "portfolio", time_limit=20, workers=2)
     assert r.status == "optimal" and r.makespan_ms == 4.45 and r.stats["proved_by"] == "astar"
@@ -158,13 +163,13 @@ def test_without_the_cpsat_model_the_astar_search_runs_alone(monkeypatch):
 
 
 def test_a_cpsat_failure_is_raised_not_hidden(monkeypatch):
-    import hios_opt.exact.cpsat as cpsat
+    import hios_opt.exact.portfolio as portfolio
 
     def broken(*args, **kwargs):
         time.sleep(0.5)
         raise SolverError("CP-SAT broke")
 
-    monkeypatch.setattr(cpsat, "solve_cpsat", broken)
+    monkeypatch.setattr(portfolio, "solve_cpsat", broken)
     t0 = time.monotonic()
     with pytest.raises(SolverError, match="CP-SAT broke"):
         solve(paper_graph(40, 1), Platform(gpus=2, streams=2), "portfolio", time_limit=60, workers=2)

@@ -18,15 +18,15 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.errors import AlgorithmError, OptionError, ScheduleError, SolverError
 from hios_opt.exact import SolveResult, solve, warm_start_schedule
 from hios_opt.exact.brute import brute_force
-from hios_opt.exact.cpsat import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
+from hios_opt.exact.grid import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_resolution, to_ticks
 
-from .test_exact_agreement import tiny
+from .support.graphs import paper_graph, tiny
 
 HEURISTICS = ["sequential", "heft", "hios-mr", "hios-lp", "ios"]
 
 
 def medium(seed: int = 0, nodes: int = 40) -> ho.OpGraph:
-    return generators.random_layered(nodes, 2 * nodes, max(2, nodes // 6), 0.5, seed)
+    return paper_graph(nodes, seed)
 
 
 def test_lazy_entry_point():
@@ -54,6 +54,7 @@ def test_result_fields(solver):
     assert "optimal" in repr(r) and "<table>" in r._repr_html_()
 
 
+@pytest.mark.slow
 def test_stats():
     r = solve(medium(), Platform(gpus=2, streams=2), time_limit=3, workers=1)
     for key in ("branches", "conflicts", "booleans", "intervals", "resolution_ms"):
@@ -151,7 +152,8 @@ def test_to_ticks():
     assert to_ticks(0.0, 0.001) == 0
 
 
-@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), ("milp", 30), ("milp:cbc", 30), ("portfolio", 60)])
+@pytest.mark.parametrize("solver,nodes", [("cpsat", 60), pytest.param("milp", 30, marks=pytest.mark.slow), ("milp:cbc", 30),
+                                          pytest.param("portfolio", 60, marks=pytest.mark.slow)])
 def test_time_limit_respected(solver, nodes):
     g = medium(3, nodes)
     solve(generators.diamond(), Platform(gpus=2), solver, time_limit=5)  # imports off the clock
@@ -170,6 +172,7 @@ def test_time_limit_respected(solver, nodes):
 # one) has its KeyboardInterrupt printed and dropped by Python; ctrl_c_scope has
 # recorded the Ctrl-C before raising, so the solve still stops (which this test
 # checks), and only pytest's "exception ignored" warning would remain.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("solver", ["cpsat", "milp", "milp:cbc", "portfolio"])
 def test_ctrl_c_returns_the_best_schedule(solver):
@@ -220,6 +223,7 @@ _CTRL_C_CASES = [("cpsat", 60, 20, [f"{0.05 + 0.11 * i:.2f}" for i in range(12)]
                  ("portfolio", 40, 20, ["0.3", "0.8", "1.5", "3.0"])]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="needs SIGINT")
 @pytest.mark.parametrize("solver,ops,limit,delays", _CTRL_C_CASES, ids=[c[0] for c in _CTRL_C_CASES])
 def test_ctrl_c_at_any_moment_never_hangs(solver, ops, limit, delays):

@@ -29,7 +29,7 @@ from hios_opt.profile import _independent_pairs, measure_costs  # noqa: E402
 from hios_opt.realbench import TOLERANCES, bench_real  # noqa: E402
 from hios_opt.trace import trace  # noqa: E402
 
-from .test_executor import _FAULT, Faulty  # noqa: E402  (the model whose "explode" op raises when armed)
+from .support.nets import _FAULT, Faulty  # noqa: E402  (the model whose "explode" op raises when armed)
 
 RTOL, ATOL = TOLERANCES["cuda"]
 SHAPES = [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2)]

@@ -13,18 +13,7 @@ from hios_opt.heuristics.common import priority_order
 from hios_opt.heuristics.hios_lp import hios_lp, longest_path_mapping
 from hios_opt.timing import PartialTimeline
 
-
-def small_random_graph(rng: random.Random, max_ops: int = 30) -> OpGraph:
-    n = rng.randint(3, max_ops)
-    layers = rng.randint(1, max(1, min(6, n - 2)))
-    ccr = rng.choice([0.0, 0.2, 1.0, 5.0])
-    seed = rng.randrange(10**6)
-    for edges in range(2 * n, 0, -1):  # fewer edges until the layering allows them
-        try:
-            return generators.random_layered(n, edges, layers, ccr, seed)
-        except OptionError:
-            continue
-    raise AssertionError("unreachable")
+from .support.graphs import small_random_graph
 
 
 # ------------------------------------------------------------- hand-checked

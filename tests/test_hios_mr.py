@@ -10,7 +10,7 @@ from hios_opt import Platform, evaluate, generators, lower_bound
 from hios_opt.errors import OptionError
 from hios_opt.heuristics.hios_mr import hios_mr, min_finish_mapping
 
-from .test_hios_lp import small_random_graph
+from .support.graphs import small_random_graph
 
 
 def test_fork_join_cheap_communication_splits_and_moves_the_join():

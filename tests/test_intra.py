@@ -15,8 +15,8 @@ from hios_opt.heuristics import heft, sequential
 from hios_opt.heuristics.intra import intra_gpu
 from hios_opt.timing import StageTimeline
 
-from .helpers import random_schedule
-from .test_hios_lp import small_random_graph
+from .support.graphs import small_random_graph
+from .support.schedules import random_schedule
 
 
 def test_wide_layer_merges_pairs():

@@ -1,5 +1,8 @@
-"""Invariants every algorithm must keep (DESIGN.md sections 1, 2, 3 and 5).
+"""Invariants of schedules and algorithms (docs/design.md sections 1, 2, 3 and 5).
 
+* Every valid schedule (random ones here) ends no earlier than each lower
+  bound of :mod:`hios_opt.bounds`; on one GPU with one stream its makespan is
+  the total work.
 * Every algorithm's schedule passes :func:`hios_opt.evaluate`, and the
   makespan it reports is the evaluator's number.
 * ``lower bound <= makespan`` for every algorithm, with the cheap bound of
@@ -22,9 +25,12 @@ from hypothesis import strategies as st
 
 from hios_opt import OpGraph, Platform, Schedule, evaluate, generators, lower_bound
 from hios_opt._io import loads_json
+from hios_opt.bounds import critical_path_bound, work_bound
 from hios_opt.costs import AnalyticModel, MeasuredModel
-from hios_opt.errors import OptionError
 from hios_opt.timing import edge_delays
+
+from .support.schedules import random_schedule
+from .support.strategies import latencies, layered_graphs, odd_graphs, odd_ids, plain_platforms, platforms
 
 TOL = 1e-9
 
@@ -44,73 +50,6 @@ def exact() -> Any:
 def leq(a: float, b: float) -> bool:
     """``a <= b`` up to float rounding (bounds and the evaluator sum in different orders)."""
     return a <= b + TOL * max(1.0, abs(b))
-
-
-# ------------------------------------------------------------- strategies
-@st.composite
-def layered_graphs(draw, max_nodes: int = 30):
-    n = draw(st.integers(3, max_nodes))
-    layers = draw(st.integers(1, max(1, min(6, n - 2))))
-    ccr = draw(st.sampled_from([0.0, 0.1, 1.0, 5.0, 50.0]))
-    seed = draw(st.integers(0, 10_000))
-    edges = draw(st.integers(n - 1, 2 * n))
-    for count in [*range(edges, n * n), *range(edges - 1, 1, -1)]:
-        try:
-            return generators.random_layered(n, count, layers, ccr, seed)
-        except OptionError:
-            continue
-    raise AssertionError("no feasible edge count")
-
-
-odd_ids = st.text(min_size=1, max_size=8)  # unicode, spaces, quotes, escapes
-latencies = st.one_of(st.floats(0.0, 1e3), st.sampled_from([0.0, 5e-324, 1e-300, 0.1, 1 / 3, 1e12, 2.0**-1074]))
-utilizations = st.one_of(st.floats(1e-9, 1.0), st.sampled_from([5e-324, 1e-300, 0.5, 1.0]))
-comms = st.one_of(st.none(), st.floats(0.0, 1e3), st.sampled_from([0.0, 5e-324, 1e12]))
-
-
-@st.composite
-def odd_graphs(draw, max_nodes: int = 10):
-    """Random DAGs with odd ids and extreme but valid numbers; edges go from
-    lower to higher position, so the graph is acyclic by construction."""
-    ids = draw(st.lists(odd_ids, min_size=1, max_size=max_nodes, unique=True))
-    n = len(ids)
-    ops = []
-    for i in ids:
-        op: dict[str, Any] = {"id": i, "latency_ms": draw(latencies), "utilization": draw(utilizations),
-                              "output_bytes": draw(st.integers(0, 2**63 - 1))}
-        if draw(st.booleans()):
-            op["kind"] = draw(odd_ids)
-            op["flops"] = draw(st.integers(0, 10**30))
-            op["shape"] = draw(st.lists(st.integers(0, 2**31), max_size=4))
-        ops.append(op)
-    pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
-    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=2 * n)) if pairs else []
-    edges = []
-    for a, b in chosen:
-        edge: dict[str, Any] = {"src": ids[a], "dst": ids[b]}
-        comm = draw(comms)
-        if comm is not None:
-            edge["comm_ms"] = comm
-        if draw(st.booleans()):
-            edge["bytes"] = draw(st.integers(0, 2**40))
-        edges.append(edge)
-    meta = draw(st.dictionaries(odd_ids, st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=False,
-                                                                                          allow_infinity=False),
-                                                   odd_ids, st.none(), st.booleans()), max_size=3))
-    data = {"format": "hios-opt/graph", "version": 1, "name": draw(odd_ids), "meta": meta, "ops": ops,
-            "edges": edges}
-    graph = OpGraph.from_dict(data)
-    # a few measured groups of independent pairs
-    independent = [(a, b) for a in range(n) for b in range(a + 1, n) if not graph.depends(a, b)]
-    if independent and draw(st.booleans()):
-        groups = draw(st.lists(st.sampled_from(independent), unique=True, max_size=3))
-        data["stage_latency_ms"] = [{"ops": [ids[a], ids[b]], "latency_ms": draw(latencies)} for a, b in groups]
-        graph = OpGraph.from_dict(data)
-    return graph
-
-
-platforms = st.builds(Platform, gpus=st.integers(1, 4), streams=st.integers(1, 3),
-                      bandwidth_gbps=st.sampled_from([0.5, 16.0, 300.0]), latency_us=st.sampled_from([0.0, 10.0]))
 
 
 # ------------------------------------------------------------- checks
@@ -177,6 +116,32 @@ def check_algorithms(graph: OpGraph, platform: Platform) -> dict[str, float]:
         assert evaluate(graph, platform, again).makespan == timeline.makespan
         spans[algorithm] = sched.makespan_ms
     return spans
+
+
+# ------------------------------------------------------- random schedules
+#: layered graphs as the random-schedule properties have always drawn them
+schedule_graphs = layered_graphs(ccrs=(0.0, 0.2, 1.0, 5.0), min_edges_offset=0)
+
+
+@given(schedule_graphs, plain_platforms, st.integers(0, 2**31), st.floats(0.0, 1.0))
+def test_random_schedules_never_beat_the_lower_bound(graph, platform, seed, alpha):
+    schedule = random_schedule(graph, platform, seed)
+    model = AnalyticModel(alpha)
+    tl = evaluate(graph, platform, schedule, model)
+    assert tl.makespan >= lower_bound(graph, platform, model) - 1e-9
+    assert tl.makespan >= critical_path_bound(graph, model) - 1e-9
+    assert tl.makespan >= work_bound(graph, platform, model) - 1e-9
+    # every op ends no later than the makespan, and busy time fits in it
+    assert max(tl.op_end.values()) == tl.makespan
+    assert all(b <= tl.makespan + 1e-9 for b in tl.busy_ms)
+
+
+@given(schedule_graphs, st.integers(0, 2**31))
+def test_one_gpu_one_stream_equals_total_work(graph, seed):
+    # With K = 1 and S = 1 every valid schedule is a topological order and the
+    # makespan is the sum of latencies (no idle time, no comm).
+    tl = evaluate(graph, Platform(), random_schedule(graph, Platform(), seed))
+    assert abs(tl.makespan - graph.total_latency_ms) < 1e-9 * max(1.0, graph.total_latency_ms)
 
 
 # ------------------------------------------------------------- heuristics
@@ -254,6 +219,8 @@ def test_exact_on_named_graphs_matches_hand_optima():
 # ------------------------------------------------------------ round trips
 def round_trip_graph(graph: OpGraph, tmp_path) -> None:
     data = graph.to_dict()
+    direct = OpGraph.from_dict(data)  # the dict itself, not its JSON text
+    assert direct.to_dict() == data and direct.ops == graph.ops
     text = json.dumps(data, allow_nan=False)
     again = OpGraph.from_dict(loads_json(text))
     assert again.to_dict() == data
@@ -280,11 +247,18 @@ def test_layered_graph_round_trip(graph, tmp_path):
     round_trip_graph(graph, tmp_path)
 
 
+@given(schedule_graphs, plain_platforms, st.integers(0, 2**31))
+def test_schedule_json_round_trip(graph, platform, seed):
+    schedule = random_schedule(graph, platform, seed)
+    schedule.makespan_ms = evaluate(graph, platform, schedule).makespan
+    back = Schedule.from_dict(schedule.to_dict())
+    assert back == schedule
+    assert evaluate(graph, platform, back).makespan == schedule.makespan_ms
+
+
 @settings(max_examples=100, deadline=None)
 @given(data=st.data(), graph=odd_graphs(max_nodes=8))
 def test_schedule_round_trip_with_odd_ids(data, graph):
-    from .helpers import random_schedule
-
     platform = data.draw(platforms)
     sched = random_schedule(graph, platform, data.draw(st.integers(0, 1000)))
     sched.makespan_ms = evaluate(graph, platform, sched).makespan

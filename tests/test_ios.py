@@ -14,7 +14,7 @@ from hios_opt.costs import AnalyticModel, StageModel, default_model
 from hios_opt.errors import OptionError
 from hios_opt.heuristics.ios import ios
 
-from .test_hios_lp import small_random_graph
+from .support.graphs import small_random_graph
 
 
 def brute_force(graph: OpGraph, streams: int, model: StageModel | None = None) -> tuple[float, list[list[int]]]:

@@ -11,7 +11,8 @@ from hios_opt import Platform, Schedule, Stage, evaluate
 from hios_opt.errors import ProfileError
 from hios_opt.profile import LinkModel, cache_path, measure_costs, measure_link
 from hios_opt.trace import trace
-from tests.test_executor import build
+
+from .support.nets import build
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_cuda_profile_without_gpu(traced) -> None:
 
 
 def test_failing_op_raises_profile_error(private_cache) -> None:
-    from tests.test_executor import _FAULT, Faulty
+    from .support.nets import _FAULT, Faulty
 
     model = Faulty().eval()
     traced = trace(model, torch.randn(2, 4))

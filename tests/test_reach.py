@@ -118,6 +118,7 @@ def large_graph():
     return generators.random_layered(LARGE_OPS, 2 * LARGE_OPS, LARGE_OPS // 50, 0.5, seed=0)
 
 
+@pytest.mark.slow
 def test_large_graph_is_evaluated_and_scheduled_without_bitsets(large_graph, no_bitsets):
     assert large_graph.n_ops > graph_module.REACH_BITS_MAX_OPS
     seq = Schedule.sequential(large_graph.topological_order())

@@ -65,13 +65,18 @@ def test_bench_real_rows(prepared, graph) -> None:
     df = bench_real("squeezenet", input_size=SIZE, gpus=2, streams=2, algorithms=("sequential", "hios-lp"),
                     graph=graph, prepared=prepared, **FAST)
     assert list(df.algorithm) == ["sequential", "hios-lp"]
-    assert {"predicted_ms", "measured_ms", "speedup", "error_pct", "p10_ms", "p90_ms", "outputs_ok"} <= set(df)
+    from hios_opt.results import COLUMNS
+
+    assert list(df.columns[:len(COLUMNS)]) == list(COLUMNS)   # the result schema, every column
+    assert {"measured_speedup", "p10_ms", "p90_ms", "outputs_ok"} <= set(df)
     assert (df.measured_ms > 0).all() and (df.predicted_ms > 0).all() and df.outputs_ok.all()
     assert (df.runs == 3).all() and (df.gpus == 2).all() and (df.streams == 2).all()
     seq = df.iloc[0]
-    assert seq.speedup == 1.0 and seq.predicted_ms == pytest.approx(graph.total_latency_ms)
+    assert seq.speedup == 1.0 and seq.measured_speedup == 1.0
+    assert seq.predicted_ms == seq.makespan_ms == pytest.approx(graph.total_latency_ms)
+    assert (df.status == "heuristic").all() and (df.graph == graph.name).all()
     row = df.iloc[1]
-    assert row.error_pct == pytest.approx(100 * (row.predicted_ms - row.measured_ms) / row.measured_ms)
+    assert row.prediction_error == pytest.approx((row.measured_ms - row.predicted_ms) / row.predicted_ms)
     assert df.attrs["device"] == "cpu" and "logical GPUs 0-1 -> cpu" in df.attrs["mapping"]
     assert df.attrs["graph_meta"]["method"] == "forward-sweep"
 

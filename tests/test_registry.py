@@ -15,7 +15,7 @@ from hios_opt.costs import AnalyticModel
 from hios_opt.errors import AlgorithmError, OptionError, ScheduleError
 from hios_opt.heuristics import algorithm_options, algorithms, schedule
 
-from .test_hios_lp import small_random_graph
+from .support.graphs import small_random_graph
 
 NAMES = ["sequential", "ios", "heft", "hios-mr", "hios-lp"]
 

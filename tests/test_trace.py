@@ -12,7 +12,8 @@ from torch import nn
 from hios_opt import Platform, Schedule, evaluate
 from hios_opt.errors import OpExecutionError, ProfileError, TraceError
 from hios_opt.trace import ValueRef, trace
-from tests.test_executor import Diamond, Inception, TwoInTwoOut, build
+
+from .support.nets import Diamond, Inception, TwoInTwoOut, build
 
 
 # ------------------------------------------------------- independent counts

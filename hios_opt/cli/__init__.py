@@ -57,6 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional package (torch) imported directly by a handler
+        from .._optional import is_missing, missing_dependency
+
+        missing = is_missing(exc)
+        if missing is None or args.debug:
+            raise
+        print(f"error: {missing_dependency(missing)}", file=sys.stderr)
+        return 2
     except OSError as exc:
         if args.debug:
             raise

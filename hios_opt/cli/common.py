@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..costs import AnalyticModel, MeasuredModel, StageModel
-from ..errors import FormatError, OptionError
+from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 
@@ -21,36 +21,26 @@ __all__ = [
 
 
 def bundled_data_dir() -> Path:
-    """The ``data/`` folder shipped with the project (next to the package)."""
-    here = Path(__file__).resolve().parents[2] / "data"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[1] / "data"
+    """The folder of the bundled graphs (:func:`hios_opt.data.folder`)."""
+    from ..data import folder
+
+    return folder()
 
 
 def add_graph_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "graph",
-        help="graph JSON file, a bundled graph (e.g. models/inception_v3_299_h100.json under data/), "
-             "or a named teaching graph: named:diamond, named:fork-join, named:inception-block, ...",
+        help="graph JSON file, a bundled graph (e.g. models/inception_v3_299_h100.json; hios_opt.data.names() "
+             "lists them), or a named teaching graph: named:diamond, named:fork-join, named:inception-block, ...",
     )
 
 
 def load_graph(spec: str) -> OpGraph:
-    """Load a graph from a path, a path relative to the bundled ``data/``, or
-    ``named:NAME``."""
-    if spec.startswith("named:"):
-        from ..generators import named
+    """Load a graph from a path, a bundled name (relative to the bundled data
+    folder) or ``named:NAME`` (:func:`hios_opt.data.load`)."""
+    from ..data import load
 
-        return named(spec.split(":", 1)[1])
-    path = Path(spec)
-    if not path.exists():
-        bundled = bundled_data_dir() / spec
-        if bundled.exists():
-            path = bundled
-        else:
-            raise FormatError(f"{spec}: no such file (nor under the bundled data folder {bundled_data_dir()})")
-    return OpGraph.load(path)
+    return load(spec)
 
 
 def _positive_int(text: str) -> int:
@@ -80,9 +70,11 @@ finite_float = _finite_float
 def add_platform_arguments(parser: argparse.ArgumentParser, *, gpus_default: int | None = 1,
                            streams_default: int | None = 1) -> None:
     group = parser.add_argument_group("platform")
-    group.add_argument("--gpus", "-k", type=_positive_int, default=gpus_default, help="number of GPUs K")
+    schedules = "the schedule's"
+    group.add_argument("--gpus", "-k", type=_positive_int, default=gpus_default,
+                       help=f"number of GPUs K (default {gpus_default or schedules})")
     group.add_argument("--streams", "-s", type=_positive_int, default=streams_default,
-                       help="concurrent streams per GPU S")
+                       help=f"concurrent streams per GPU S (default {streams_default or schedules})")
     group.add_argument("--bandwidth", type=_finite_float, default=16.0, metavar="GBPS",
                        help="link bandwidth in GB/s for edges without comm_ms (default 16)")
     group.add_argument("--link-latency", type=_finite_float, default=10.0, metavar="US",

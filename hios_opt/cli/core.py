@@ -23,7 +23,9 @@ from .common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="size, total work, critical path and lower bound of a graph",
-                       description="Print the size, total work, critical path and lower bound of a graph.")
+                       description="Print the size, total work, critical path and lower bound of a graph. "
+                                   "Try a bundled one: hios-opt info models/inception_v3_299_h100.json "
+                                   "(python -c \"import hios_opt.data; print(hios_opt.data.names())\" lists them).")
     add_graph_argument(p)
     add_platform_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -32,11 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="make a random layered DAG (the paper's simulation graphs)",
                        description="Write a random layered DAG like the HIOS paper's simulation graphs, "
                                    "or a named teaching graph.")
-    p.add_argument("--nodes", type=positive_int, default=50)
-    p.add_argument("--edges", type=positive_int, default=100)
-    p.add_argument("--layers", type=positive_int, default=8)
-    p.add_argument("--ccr", type=finite_float, default=0.5, help="communication-to-computation ratio")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nodes", type=positive_int, default=50, help="number of ops (default 50)")
+    p.add_argument("--edges", type=positive_int, default=100, help="number of edges (default 100)")
+    p.add_argument("--layers", type=positive_int, default=8, help="number of layers (default 8)")
+    p.add_argument("--ccr", type=finite_float, default=0.5,
+                   help="communication-to-computation ratio: an edge costs CCR x its consumer's latency (default 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--named", metavar="NAME", help="write a named graph instead (diamond, fork-join, ...)")
     p.add_argument("-o", "--output", required=True, help="graph JSON file to write")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -47,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_graph_argument(p)
     p.add_argument("schedule", help="schedule JSON file")
     add_platform_arguments(p, gpus_default=None, streams_default=None)
-    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--gantt", metavar="FILE",
+                   help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -102,6 +106,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.gantt:
+        from ..viz import GANTT_FORMATS, check_figure_path
+
+        check_figure_path(args.gantt, GANTT_FORMATS)  # refuse before any work
     graph = load_graph(args.graph)
     schedule = Schedule.load(args.schedule)
     platform = platform_from_args(args, gpus=args.gpus or schedule.gpus, streams=args.streams or schedule.streams)
@@ -120,9 +128,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: schedule was made for graph {schedule.graph_name!r}, evaluating on {graph.name!r}",
               file=sys.stderr)
     if args.gantt:
-        from ..viz import gantt, save_figure
+        from .._io import write_bytes_atomic
+        from ..viz import gantt_bytes
 
-        save_figure(gantt(timeline), args.gantt)
+        write_bytes_atomic(args.gantt, gantt_bytes(timeline, args.gantt))
     if args.json:
         emit_json({"graph": graph.name, "algorithm": schedule.algorithm, "makespan_ms": timeline.makespan,
                    "gpus": platform.gpus, "streams": platform.streams, "stages": len(schedule.stages),

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CP-SAT time grid in ms (default: 0.001, finer for graphs timed in microseconds)")
     p.add_argument("--log", action="store_true", help="show the solver's log")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
-    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--gantt", metavar="FILE",
+                   help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_solve)
 
@@ -64,9 +65,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from ..exact import solve
 
     if args.gantt:
-        from ..viz import check_figure_path
+        from ..viz import GANTT_FORMATS, check_figure_path
 
-        check_figure_path(args.gantt)  # refuse before solving or writing anything
+        check_figure_path(args.gantt, GANTT_FORMATS)  # refuse before solving or writing anything
     graph = load_graph(args.graph)
     platform = platform_from_args(args)
     model = cost_model_from_args(args)
@@ -74,13 +75,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
     result = solve(graph, platform, args.solver, time_limit=args.time_limit, workers=args.workers,
                    seed=args.seed, warm_start=warm, cost_model=model, log=args.log,
                    resolution_ms=args.resolution)
+    picture = None
+    if args.gantt and result.schedule is not None:  # rendered before any file is written
+        from ..viz import gantt_bytes
+
+        picture = gantt_bytes(evaluate(graph, platform, result.schedule, model), args.gantt)  # title: makespan, bound
     if args.output and result.schedule is not None:
         result.schedule.save(args.output)
-    if args.gantt and result.schedule is not None:
-        from ..viz import gantt, save_figure
+    if picture is not None:
+        from .._io import write_bytes_atomic
 
-        save_figure(gantt(evaluate(graph, platform, result.schedule, model),
-                          title=f"{graph.name}: {result.solver} ({result.status})"), args.gantt)
+        write_bytes_atomic(args.gantt, picture)
     if args.json:
         out = result.to_dict()
         out.update(graph=graph.name, gpus=platform.gpus, streams=platform.streams, output=args.output,

@@ -86,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run the plans in turn this many times (default 3)")
     p.add_argument("--graph", metavar="FILE", help="graph JSON with costs (default: profile on the device, cached)")
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_bench_real)
 
 
@@ -140,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     rtol, atol = tolerance(device)
     if args.trace_out:
         measurement.to_chrome_trace(args.trace_out)
-    error_pct = 100.0 * (predicted - measurement.median_ms) / measurement.median_ms
+    error = done.prediction_error
     if args.json:
         emit_json({
             "model": prepared.name, "input_size": prepared.input_size, "batch_size": prepared.batch_size,
@@ -149,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "cuda_graph": args.cuda_graph,
             "mapping": note, "runs": measurement.runs, "median_ms": measurement.median_ms,
             "p10_ms": measurement.p10_ms, "p90_ms": measurement.p90_ms, "predicted_ms": predicted,
-            "error_pct": error_pct, "graph": graph_source, "outputs_ok": ok, "max_abs_diff": _clean(diff),
+            "prediction_error": error, "graph": graph_source, "outputs_ok": ok, "max_abs_diff": _clean(diff),
             "rtol": rtol, "atol": atol, "trace": args.trace_out,
         })
     else:
@@ -159,7 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"backend {backend}: {note}")
         print(f"measured  median {measurement.median_ms:.3f} ms  p10 {measurement.p10_ms:.3f}  "
               f"p90 {measurement.p90_ms:.3f}  ({measurement.runs} runs after {args.warmup} warm-up)")
-        print(f"predicted {predicted:.3f} ms  (evaluator on {graph_source})  error {error_pct:+.1f}%")
+        print(f"predicted {predicted:.3f} ms  (evaluator on {graph_source})  prediction error {error:+.1%} "
+              "(measured - predicted) / predicted")
         verdict = "equal" if ok else "DIFFER from"
         print(f"outputs {verdict} the plain forward pass (torch.allclose rtol={rtol:g}, atol={atol:g}; "
               f"max |diff| {diff:.3g})")
@@ -183,7 +185,8 @@ def cmd_bench_real(args: argparse.Namespace) -> int:
         device=device, algorithms=args.algos, repeat=args.repeat, warmup=args.warmup, rounds=args.rounds,
         time_limit=args.time_limit, graph=args.graph, threads=args.threads, max_pairs=max_pairs,
         cache=not args.no_cache, model_options=_model_options(args),
-        progress=not args.json and sys.stderr.isatty(), cuda_graph=args.cuda_graph, timing=args.timing,
+        progress=not args.json and not args.quiet and sys.stderr.isatty(), cuda_graph=args.cuda_graph,
+        timing=args.timing,
     )
     if args.csv:
         from .._io import write_bytes_atomic
@@ -205,11 +208,12 @@ def cmd_bench_real(args: argparse.Namespace) -> int:
             how += ", plans replayed as CUDA graphs"
         print(f"costs: {args.graph or 'profiled'} (sum of op latencies {meta.get('op_sum_ms') or float('nan'):.3f} ms, "
               f"{how}); outputs checked with torch.allclose rtol={attrs['rtol']:g}, atol={attrs['atol']:g}")
-        table = df[["algorithm", "gpus", "streams", "predicted_ms", "measured_ms", "speedup", "error_pct",
-                    "outputs_ok", "status"]].rename(columns={"speedup": "speedup_vs_seq"})
-        formatters = {"predicted_ms": "{:.3f}".format, "measured_ms": "{:.3f}".format,
-                      "speedup_vs_seq": "{:.3f}".format, "error_pct": "{:+.1f}".format}
-        print(table.to_string(index=False, formatters=formatters))
+        from ..results import format_table
+
+        print(format_table(df, ["algorithm", "gpus", "streams", "predicted_ms", "measured_ms", "prediction_error",
+                                "speedup", "measured_speedup", "outputs_ok", "status"]))
+        print("prediction_error = (measured - predicted) / predicted; speedup: predicted, measured_speedup: "
+              "measured, both over the sequential plan")
         if args.csv:
             print(f"wrote {args.csv}")
     if bad:

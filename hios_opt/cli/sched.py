@@ -40,14 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="intra-GPU window of hios-lp / hios-mr, 1..streams (default min(2, streams))")
     p.add_argument("--no-intra", action="store_true", help="hios-lp / hios-mr: skip the intra-GPU pass")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
-    p.add_argument("--gantt", metavar="FILE", help="write a Gantt chart (.png/.svg/.pdf)")
+    p.add_argument("--gantt", metavar="FILE",
+                   help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_schedule)
 
     p = sub.add_parser(
         "compare", help="run several schedulers on one graph, one row per algorithm",
         description="Run several schedulers (and optionally an exact solver) on one graph and print makespan, "
-                    "speedup over sequential, ratio to the lower bound and scheduling time.",
+                    "lower bound, gap to it, speedup over sequential, status and scheduling time (the result "
+                    "schema; --csv writes every column, the problem's included).",
     )
     add_graph_argument(p)
     add_platform_arguments(p)
@@ -55,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"comma-separated algorithms (default: all of {', '.join(ALGORITHMS)})")
     p.add_argument("--window", "-w", type=positive_int, default=None, help="intra-GPU window of hios-lp / hios-mr")
     p.add_argument("--exact", default=None, metavar="SOLVER",
-                   help="also solve exactly: cpsat, milp, astar or portfolio (adds gap and status columns)")
+                   help="also solve exactly: cpsat, milp, astar or portfolio (one more row; every gap is then "
+                        "to the solver's proven bound)")
     p.add_argument("--time-limit", type=finite_float, default=10.0, metavar="SEC",
                    help="time limit of the exact solver in seconds (default 10)")
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
@@ -81,9 +84,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from ..heuristics import schedule
 
     if args.gantt:
-        from ..viz import check_figure_path
+        from ..viz import GANTT_FORMATS, check_figure_path
 
-        check_figure_path(args.gantt)  # refuse before anything is written
+        check_figure_path(args.gantt, GANTT_FORMATS)  # refuse before anything is written
     graph = load_graph(args.graph)
     platform = platform_from_args(args)
     model = cost_model_from_args(args)
@@ -91,13 +94,18 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = schedule(graph, platform, args.algo, cost_model=model, **options)
     elapsed = time.perf_counter() - started
+    picture = None
+    if args.gantt:  # rendered before any file is written: a failure leaves no half of the outputs
+        from ..evaluate import evaluate
+        from ..viz import gantt_bytes
+
+        picture = gantt_bytes(evaluate(graph, platform, result, model), args.gantt)
     if args.output:
         result.save(args.output)
-    if args.gantt:
-        from ..evaluate import evaluate
-        from ..viz import gantt, save_figure
+    if picture is not None:
+        from .._io import write_bytes_atomic
 
-        save_figure(gantt(evaluate(graph, platform, result, model)), args.gantt)
+        write_bytes_atomic(args.gantt, picture)
     if args.json:
         emit_json({"graph": graph.name, "algorithm": result.algorithm, "makespan_ms": result.makespan_ms,
                    "scheduling_time_s": elapsed, "gpus": platform.gpus, "streams": platform.streams,
@@ -132,11 +140,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    "lower_bound_ms": df.attrs["lower_bound_ms"], "sequential_ms": df.attrs["sequential_ms"],
                    "rows": rows, "csv": args.csv})
         return 0
+    from ..results import format_table
+
+    exact_bound = df.attrs["exact_lower_bound_ms"]
+    bound_text = (f"lower bound {df.attrs['lower_bound_ms']:.6g} ms" if exact_bound is None else
+                  f"lower bound {exact_bound:.6g} ms (proven by the solver; cheap bound "
+                  f"{df.attrs['lower_bound_ms']:.6g} ms)")
     print(f"{graph.name}: {graph.n_ops} ops, {graph.n_edges} edges on {platform.gpus} GPU(s) x "
-          f"{platform.streams} stream(s); lower bound {df.attrs['lower_bound_ms']:.6g} ms")
-    formatters = {"makespan_ms": "{:.6g}".format, "speedup": "{:.3f}".format, "bound_ratio": "{:.3f}".format,
-                  "time_s": "{:.4f}".format, "gap": lambda x: "-" if math.isnan(x) else f"{x:.2%}"}
-    print(df.to_string(index=False, formatters=formatters, na_rep="-"))
+          f"{platform.streams} stream(s); {bound_text}")
+    print(format_table(df, ["algorithm", "makespan_ms", "lower_bound_ms", "gap", "speedup", "status", "time_s"]))
     if args.csv:
         print(f"wrote {args.csv}")
     return 0

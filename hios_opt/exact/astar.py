@@ -1,140 +1,14 @@
 """Best-first branch and bound over partial schedules (A*), with dominance.
 
-A third exact method beside the CP-SAT and MILP models, for the same problem
-(DESIGN.md section 1). It is strongest on two GPUs with two streams, where
-the CP-SAT model's bound stays at its static value for minutes (see the
-README's reach table).
-
-Search space
-------------
-A *partial schedule* is a list of stages ``(GPU, candidate)`` appended in
-non-decreasing order of start time. A stage appended to GPU ``k`` starts at
-
-    ``s = max(t0, ready[k], max over inputs of (producer end + delay))``
-
-where ``t0`` is the start of the stage appended last and ``ready[k]`` the end
-of GPU ``k``'s last stage. The ops already placed always form a *downset*
-(every producer of a placed op is placed), so a stage may only use ops whose
-producers are all placed.
-
-*Completeness.* Sort the stages of any schedule by the start times that
-:func:`hios_opt.evaluate` gives them (producers first on ties). Appending
-them in that order reproduces exactly those start times, since they are
-non-decreasing, so every schedule, an optimal one included, is a path of the
-search. Conversely the times of any path are at least the evaluator's for
-its stages (``max`` with ``t0`` only delays), so a path's makespan bounds its
-schedule's real makespan from above; the returned makespan is the
-evaluator's.
-
-*Dominance.* A state's future depends only on the set of placed ops, ``t0``,
-``ready``, the makespan so far, and, for every unplaced op with a placed
-producer and every GPU ``k``, the time its placed inputs are ready on ``k``.
-If state ``A`` has the same placed set as ``B`` and none of these numbers is
-larger, then every completion of ``B`` applied to ``A`` gives each stage a
-start no later (the start rule is a maximum of these numbers and of earlier
-ends), so ``B`` is dropped. With interchangeable GPUs (uniform delays) the
-comparison also tries ``A`` with its two GPUs swapped (two GPUs), and a stage
-may open an unused GPU only if it is the lowest-numbered unused one.
-
-*Gap filling.* A new stage that starts at ``s`` is not generated when some
-other op ``x`` whose producers are all placed could start now on some GPU
-``j`` at ``a = max(t0, ready[j], inputs of x on j) < s`` with
-``a + max(t(x), D) <= s``, where ``t(x)`` is ``x``'s latency alone and ``D``
-the largest delay of an output of ``x`` from ``j``. Every completion of such a
-child runs ``x`` later, at ``s`` or after, in some stage; take ``x`` out of
-that stage (what is left of it is a candidate no longer than it, which is
-checked, else the rule is off) and run it alone on ``j`` at ``a``: it ends by
-``s``, before anything else ``j`` runs in the completion, and its outputs
-reach every GPU no later than before (``a + t(x) + D <= s + t(x)``, at most
-its old end). No start grows and ``x`` starts strictly earlier, so among the
-optimal schedules one with the least sum of start times is never cut this
-way (nor by dominance, which keeps a state whose completions start no
-later). On 30-op graphs with two GPUs and two streams 37-39 % of the
-children are cut so.
-
-Both directions
----------------
-Mirroring a schedule in time (``s, e`` to ``C - e, C - s``, every GPU's
-stages in the opposite order) gives a schedule of the *reversed* problem
-(every edge turned round, with the delay of the opposite link) of the same
-makespan, and back. So the search also runs *backward*, on the reversed
-problem, from the sinks, and its schedules are turned round (the
-evaluator's left-justified times are at most the mirror's). The two
-directions are very unequal on a given graph, and which one wins varies:
-on ten 30-op random graphs with 2 GPUs x 2 streams, the forward search
-alone proves 6 in 60 s (1-14 s), the backward one alone 6 (10-52 s), and on
-6 of the 10 one direction proves the optimum where the other stops at a
-1-4 % gap. The bound's weak side (the idle time at the end, a static ramp;
-the start is exact) is the other direction's strong side. By default both
-run with one best makespan (each cuts with the other's schedules too), in
-turns of :data:`SLICE_S` seconds; the one whose bound is higher, the one
-that proved the optimum on each of those graphs, gets up to four turns in
-five. The first to finish proves the optimum, and a search cut short
-reports the larger of the two bounds. Together they prove 9 of the 10.
-
-Lower bound of a state (all terms valid for every completion)
--------------------------------------------------------------
-Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
-``v`` and ``tail(v)`` the longest ``dmin`` chain from ``v`` to a sink.
-
-- *paths*: earliest starts ``h(v)`` (at least ``t0``; the earliest time its
-  placed inputs are ready on some GPU whose queue is free; after every
-  unplaced producer's ``h + dmin``), and ``Cmax >= h(v) + tail(v)``;
-- *load*: if exactly the GPUs of a set ``A`` run more stages, each of them
-  starts its next stage no earlier than ``r_k = max(t0, ready[k], min over R
-  of the time an op can start on k)``, together they run the *least busy
-  time* ``W(R)`` of ``R``, and a GPU whose last stage holds no sink idles at
-  least ``b`` before the makespan (the static ramp of
-  :func:`hios_opt.exact.cpsat.load_bound`; at most ``#sinks in R`` GPUs of
-  ``A`` end with one). A GPU outside ``A`` gives ``Cmax >= ready[k]`` (plus
-  ``b`` when its last stage holds no sink). The bound is the least, over
-  ``A``, of the larger of ``(sum of r_k + W(R) + max(0, |A| - #sinks) b) /
-  |A|`` and those GPU ends (exact over all ``A`` for up to
-  :data:`SUBSET_GPUS` GPUs; beyond that the GPU ends are left out and the
-  ``|A|`` GPUs of smallest ``r_k`` are taken, which is smaller);
-- ``W(R)``: with stages of at most two ops, a minimum-weight cover of ``R``
-  by singletons and pairs, i.e. ``sum of t(v)`` minus a maximum-weight
-  matching of the pair savings ``t(a) + t(b) - L(a, b)``
-  (:func:`networkx.max_weight_matching`, cached per ``R``); a pair is left out
-  when its ops' static windows cannot hold it in a schedule shorter than the
-  best found (``max head + L + max tail after > best``). With larger stages,
-  the sum over ``R`` of each op's cheapest share ``L(c) / |c|``.
-
-  The blossom matching is the search's most expensive step, so a new state
-  first gets a *quick* ``W(R)``: half the best assignment of the savings on
-  the bipartite double cover (:func:`scipy.optimize.linear_sum_assignment`),
-  the maximum fractional matching, which is at least the maximum matching.
-  When the assignment has no odd cycle of three or more savings, an
-  integral matching is worth as much and the quick value is exact; else the
-  state is queued with the quick bound and the matching runs when the state
-  is taken from the queue (it is cut, queued again with the exact bound, or
-  expanded). Dives follow the quick bounds, and a search cut short
-  completes the quick bounds at the top of its queue (for at most 0.5 s)
-  before it reports its bound. Measured against the search without it, on an idle machine:
-  1.5-2.1x faster to the same proofs on 30-op 2x2 instances (four seeds),
-  1.0-1.2x at 20 ops, where the matchings are smaller; on a 30-op instance
-  the blossom runs for about one set ``R`` in six.
-
-States whose bound reaches the best makespan found (the warm start first)
-are cut (within a relative ``1e-9``; with integer latencies and delays every
-makespan is an integer, and a bound above ``best - 1`` is enough). States are
-expanded lowest bound first, so the bound reported at a time limit is the
-least bound among the states not yet expanded (rounded up on integer data);
-when none is left, the best schedule is optimal. Periodic *dives* (greedy
-descents, lowest bound first) find good schedules early, which tightens the
-pair windows.
-
-Where it is strong, and where not
----------------------------------
-The number of states grows with the number of downsets, so graphs made of
-narrow stages (layered random graphs, chains of Inception blocks) suit it
-and wide ones (ten independent tasks on four GPUs) do not; there CP-SAT is
-far better, as it is with one stream, where its bound is tight. One thread
-(both directions take turns); memory grows with the states kept
-(``max_states`` stops the search first).
-Time limit and Ctrl-C are checked between two children of a state, so the
-search stops within one bound computation (at most about 0.3 s on a
-124-op graph, most of it the matching).
+The third exact method beside the CP-SAT and MILP models, for the same
+problem, and the strongest on two GPUs with two streams, where the CP-SAT
+model's bound stays at its static value. A partial schedule is a list of
+stages appended in order of start time; states with the same placed ops
+are compared (dominance), children that leave a gap an op could fill are
+skipped, and the search runs forward and backward in time in turns.
+:func:`solve_astar`'s Notes give the search, its bound and why each cut is
+safe. It suits narrow graphs (few downsets) and 2 GPUs; wide graphs, one
+stream or 4+ GPUs suit CP-SAT.
 """
 
 from __future__ import annotations
@@ -149,16 +23,16 @@ import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..costs import StageModel
 from ..errors import OptionError
 from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule, Stage
 from ..timing import edge_delays
-from ._interrupt import run_stoppable
 from .candidates import Candidates
-from .cpsat import uniform_links
+from .incumbent import Incumbent
+from .interrupt import run_stoppable
+from .request import SolveRequest
 from .result import SolveResult, finish
 
 __all__ = ["solve_astar", "MAX_STATES", "SUBSET_GPUS", "SLICE_S"]
@@ -194,11 +68,12 @@ class _Search:
     def __init__(self, graph: OpGraph, platform: Platform, cands: Candidates, best: float,
                  deadline: float, max_states: int, log: bool = False, backward: bool = False) -> None:
         n = graph.n_ops
-        self.interchangeable = uniform_links(graph, platform)
+        self.interchangeable = edge_delays(graph, platform).uniform
         K = min(platform.gpus, n) if self.interchangeable else platform.gpus
         self.n, self.K = n, K
         self.backward = backward
         delays = edge_delays(graph, platform)
+        original = graph
         if backward:
             # The mirrored problem: edge v -> u for u -> v, with the delay of u's GPU -> v's GPU.
             graph = _Reversed(graph)  # type: ignore[assignment]
@@ -208,13 +83,16 @@ class _Search:
         else:
             comm = delays.between
         self.graph = graph
+        self.original = original
         self.deadline = deadline
         self.pause_at = math.inf
         self.max_states = max_states
         self.log = log
         self._next_log = time.monotonic() + 0.5
         self.stop_requested = False
-        self.exchange: Any = None  # a portfolio's shared best makespan (solve_astar sets it)
+        self.incumbent: Incumbent | None = None  # the solve's shared best (solve_astar sets it)
+        self.platform = platform
+        self.cost_model: Any = None
         self.last_exact = True  # whether the last bound() was complete (see its quick argument)
         self.cand_ops = cands.ops
         self.cand_lat = cands.latency_ms
@@ -543,8 +421,7 @@ class _Search:
                 return
             state = min(kids, key=lambda kid: kid[0])[1]
         if state[3] < self.best:
-            self.best = state[3]
-            self.best_state = state
+            self.improved(state)
             self.stats["dive_improvements"] += 1
 
     def cut_level(self) -> float:
@@ -560,15 +437,15 @@ class _Search:
     def halted(self) -> str:
         """Why the search must stop now ("stopped", "time", "pause": its
         time slice is over), or "". Also takes a shorter makespan found by
-        another solver of a portfolio (:class:`~hios_opt.exact.portfolio.Exchange`)."""
+        another search of the solve (its :class:`~hios_opt.exact.incumbent.Incumbent`)."""
         if self.stop_requested:
             return "stopped"
-        exchange = self.exchange
-        if exchange is not None:
-            if exchange.stopping:
+        incumbent = self.incumbent
+        if incumbent is not None:
+            if incumbent.stopping:
                 return "stopped"
-            if exchange.best_ms < self.best:
-                self.best = exchange.best_ms
+            if incumbent.best_ms < self.best:
+                self.best = incumbent.best_ms
         now = time.monotonic()
         if now > self.deadline:
             return "time"
@@ -636,7 +513,7 @@ class _Search:
             for lb, kid, kid_exact in kids:
                 if kid[0] == self.full:
                     if kid[3] < self.best:
-                        self.best, self.best_state = kid[3], kid
+                        self.improved(kid)
                     continue
                 forms = self.profile(kid)
                 front = store.get(kid[0])
@@ -667,22 +544,32 @@ class _Search:
             exact = self.complete_bound(state)
             heapq.heappush(heap, (max(f, exact), next(tie), state, True))
 
-    def schedule(self, platform: Platform) -> Schedule | None:
-        """The best schedule found by the search (None: the warm start stands)."""
+    def improved(self, state: tuple) -> None:
+        """A complete state shorter than the best: keep it, and offer its
+        schedule to the solve's incumbent with the evaluator's makespan."""
+        self.best, self.best_state = state[3], state
+        if self.incumbent is not None:
+            found = self.schedule_of(state)
+            self.incumbent.offer(found, evaluate(self.original, self.platform, found, self.cost_model).makespan,
+                                 "astar")
+
+    def schedule_of(self, state: tuple) -> Schedule:
+        """The schedule a complete state stands for."""
         moves = []
-        state = self.best_state
         while state is not None and state[9] is not None:
             moves.append(state[9])
             state = state[8]
-        if self.best_state is None:
-            return None
         ids = self.graph.ids
         # A backward path lists the stages from the end: mirrored, every GPU
         # runs them in the opposite order, and the evaluator's (left-justified)
         # times are at most the mirror's.
         order = moves if self.backward else reversed(moves)
         stages = [Stage(k, tuple(ids[v] for v in self.cand_ops[c])) for k, c in order]
-        return Schedule(stages, gpus=platform.gpus, streams=platform.streams, algorithm="astar")
+        return Schedule(stages, gpus=self.platform.gpus, streams=self.platform.streams, algorithm="astar")
+
+    def schedule(self) -> Schedule | None:
+        """The best schedule found by the search (None: the warm start stands)."""
+        return None if self.best_state is None else self.schedule_of(self.best_state)
 
 
 def _next_turn(searches: list[_Search], last: _Search, streak: int) -> tuple[_Search, int]:
@@ -765,43 +652,149 @@ def _bits(mask: int):
         mask ^= low
 
 
-def solve_astar(
-    graph: OpGraph,
-    platform: Platform,
-    cands: Candidates,
-    *,
-    warm: Schedule | None,
-    deadline: float,
-    started: float,
-    time_limit: float | None,
-    cost_model: StageModel | None = None,
-    max_states: int = MAX_STATES,
-    log: bool = False,
-    directions: str = "both",
-    exchange: Any = None,
-) -> SolveResult:
-    """Run the search of the module docstring and assemble the result.
+def solve_astar(request: SolveRequest, cands: Candidates, *, max_states: int = MAX_STATES,
+                directions: str = "both") -> SolveResult:
+    """Run the search for ``request`` (warm start: ``request.warm``) and
+    assemble the result.
 
     ``max_states``: stop (status ``"feasible"``, ``stats["ended"] == "states"``)
     once this many states are kept (by both searches together), before
-    memory runs out. ``log``: print the progress every 2 s and a last line.
-    ``directions``: ``"both"`` (the forward and the backward search in turns
-    of :data:`SLICE_S`, sharing the best makespan), ``"forward"`` or
-    ``"backward"``. ``exchange``: the :class:`~hios_opt.exact.portfolio.Exchange`
-    of a portfolio solve; the search cuts with the shortest makespan any of
-    its solvers found (the schedule is the exchange's: the caller adds it to
-    the candidates of the result), and stops when ``exchange.stopping`` is set.
+    memory runs out. ``directions``: ``"both"`` (the forward and the backward
+    search in turns of :data:`SLICE_S`, sharing the best makespan),
+    ``"forward"`` or ``"backward"``. The search cuts with the shortest
+    makespan any search of the solve found (``request.incumbent``, shared by
+    a portfolio), offers it each schedule it finds, and stops when the
+    incumbent says so. ``request.log``: print the progress every 2 s and a
+    last line.
+
+    Notes
+    -----
+    *Search space.* A *partial schedule* is a list of stages ``(GPU, candidate)`` appended in
+    non-decreasing order of start time. A stage appended to GPU ``k`` starts at
+
+        ``s = max(t0, ready[k], max over inputs of (producer end + delay))``
+
+    where ``t0`` is the start of the stage appended last and ``ready[k]`` the end
+    of GPU ``k``'s last stage. The ops already placed always form a *downset*
+    (every producer of a placed op is placed), so a stage may only use ops whose
+    producers are all placed.
+
+    *Completeness.* Sort the stages of any schedule by the start times that
+    :func:`hios_opt.evaluate` gives them (producers first on ties). Appending
+    them in that order reproduces exactly those start times, since they are
+    non-decreasing, so every schedule, an optimal one included, is a path of the
+    search. Conversely the times of any path are at least the evaluator's for
+    its stages (``max`` with ``t0`` only delays), so a path's makespan bounds its
+    schedule's real makespan from above; the returned makespan is the
+    evaluator's.
+
+    *Dominance.* A state's future depends only on the set of placed ops, ``t0``,
+    ``ready``, the makespan so far, and, for every unplaced op with a placed
+    producer and every GPU ``k``, the time its placed inputs are ready on ``k``.
+    If state ``A`` has the same placed set as ``B`` and none of these numbers is
+    larger, then every completion of ``B`` applied to ``A`` gives each stage a
+    start no later (the start rule is a maximum of these numbers and of earlier
+    ends), so ``B`` is dropped. With interchangeable GPUs (uniform delays) the
+    comparison also tries ``A`` with its two GPUs swapped (two GPUs), and a stage
+    may open an unused GPU only if it is the lowest-numbered unused one.
+
+    *Gap filling.* A new stage that starts at ``s`` is not generated when some
+    other op ``x`` whose producers are all placed could start now on some GPU
+    ``j`` at ``a = max(t0, ready[j], inputs of x on j) < s`` with
+    ``a + max(t(x), D) <= s``, where ``t(x)`` is ``x``'s latency alone and ``D``
+    the largest delay of an output of ``x`` from ``j``. Every completion of such a
+    child runs ``x`` later, at ``s`` or after, in some stage; take ``x`` out of
+    that stage (what is left of it is a candidate no longer than it, which is
+    checked, else the rule is off) and run it alone on ``j`` at ``a``: it ends by
+    ``s``, before anything else ``j`` runs in the completion, and its outputs
+    reach every GPU no later than before (``a + t(x) + D <= s + t(x)``, at most
+    its old end). No start grows and ``x`` starts strictly earlier, so among the
+    optimal schedules one with the least sum of start times is never cut this
+    way (nor by dominance, which keeps a state whose completions start no
+    later).
+
+    *Both directions.* Mirroring a schedule in time (``s, e`` to ``C - e, C - s``, every GPU's
+    stages in the opposite order) gives a schedule of the *reversed* problem
+    (every edge turned round, with the delay of the opposite link) of the same
+    makespan, and back. So the search also runs *backward*, on the reversed
+    problem, from the sinks, and its schedules are turned round (the
+    evaluator's left-justified times are at most the mirror's). The bound's
+    weak side (the idle time at the end, a static ramp; the start is exact) is
+    the other direction's strong side. By default both run with one best
+    makespan (each cuts with the other's schedules too), in turns of
+    :data:`SLICE_S` seconds; the one whose bound is higher gets up to four turns
+    in five. The first to finish proves the optimum, and a search cut short
+    reports the larger of the two bounds.
+
+    *Lower bound of a state (all terms valid for every completion).* Let ``R`` be the unplaced ops, ``dmin(v)`` the shortest candidate holding
+    ``v`` and ``tail(v)`` the longest ``dmin`` chain from ``v`` to a sink.
+
+    - *paths*: earliest starts ``h(v)`` (at least ``t0``; the earliest time its
+      placed inputs are ready on some GPU whose queue is free; after every
+      unplaced producer's ``h + dmin``), and ``Cmax >= h(v) + tail(v)``;
+    - *load*: if exactly the GPUs of a set ``A`` run more stages, each of them
+      starts its next stage no earlier than ``r_k = max(t0, ready[k], min over R
+      of the time an op can start on k)``, together they run the *least busy
+      time* ``W(R)`` of ``R``, and a GPU whose last stage holds no sink idles at
+      least ``b`` before the makespan (the static ramp of
+      :func:`hios_opt.exact.loadbound.load_bound`; at most ``#sinks in R`` GPUs of
+      ``A`` end with one). A GPU outside ``A`` gives ``Cmax >= ready[k]`` (plus
+      ``b`` when its last stage holds no sink). The bound is the least, over
+      ``A``, of the larger of ``(sum of r_k + W(R) + max(0, |A| - #sinks) b) /
+      |A|`` and those GPU ends (exact over all ``A`` for up to
+      :data:`SUBSET_GPUS` GPUs; beyond that the GPU ends are left out and the
+      ``|A|`` GPUs of smallest ``r_k`` are taken, which is smaller);
+    - ``W(R)``: with stages of at most two ops, a minimum-weight cover of ``R``
+      by singletons and pairs, i.e. ``sum of t(v)`` minus a maximum-weight
+      matching of the pair savings ``t(a) + t(b) - L(a, b)``
+      (:func:`networkx.max_weight_matching`, cached per ``R``); a pair is left out
+      when its ops' static windows cannot hold it in a schedule shorter than the
+      best found (``max head + L + max tail after > best``). With larger stages,
+      the sum over ``R`` of each op's cheapest share ``L(c) / |c|``.
+
+      The blossom matching is the search's most expensive step, so a new state
+      first gets a *quick* ``W(R)``: half the best assignment of the savings on
+      the bipartite double cover (:func:`scipy.optimize.linear_sum_assignment`),
+      the maximum fractional matching, which is at least the maximum matching.
+      When the assignment has no odd cycle of three or more savings, an
+      integral matching is worth as much and the quick value is exact; else the
+      state is queued with the quick bound and the matching runs when the state
+      is taken from the queue (it is cut, queued again with the exact bound, or
+      expanded). Dives follow the quick bounds, and a search cut short
+      completes the quick bounds at the top of its queue (for at most 0.5 s)
+      before it reports its bound.
+
+    States whose bound reaches the best makespan found (the warm start first)
+    are cut (within a relative ``1e-9``; with integer latencies and delays every
+    makespan is an integer, and a bound above ``best - 1`` is enough). States are
+    expanded lowest bound first, so the bound reported at a time limit is the
+    least bound among the states not yet expanded (rounded up on integer data);
+    when none is left, the best schedule is optimal. Periodic *dives* (greedy
+    descents, lowest bound first) find good schedules early, which tightens the
+    pair windows.
+
+    *Where it is strong, and where not.* The number of states grows with the number of downsets, so graphs made of
+    narrow stages (layered random graphs, chains of Inception blocks) suit it
+    and wide ones (ten independent tasks on four GPUs) do not; there CP-SAT is
+    far better, as it is with one stream, where its bound is tight. One thread
+    (both directions take turns); memory grows with the states kept
+    (``max_states`` stops the search first).
+    Time limit and Ctrl-C are checked between two children of a state, so the
+    search stops within one bound computation (at most about 0.3 s on a
+    124-op graph, most of it the matching).
     """
     if directions not in ("both", "forward", "backward"):
         raise OptionError(f"directions must be 'both', 'forward' or 'backward', got {directions!r}")
+    graph, platform, cost_model, warm = request.graph, request.platform, request.cost_model, request.warm
+    incumbent = request.incumbent
     best = evaluate(graph, platform, warm, cost_model).makespan if warm is not None else math.inf
-    if exchange is not None:
-        best = min(best, exchange.best_ms)
+    best = min(best, incumbent.best_ms)
     ways = [False, True] if directions == "both" else [directions == "backward"]
-    searches = [_Search(graph, platform, cands, best, deadline, max_states // len(ways), log, backward=way)
-                for way in ways]
+    searches = [_Search(graph, platform, cands, best, request.deadline, max_states // len(ways), request.log,
+                        backward=way) for way in ways]
     for search in searches:
-        search.exchange = exchange
+        search.incumbent = incumbent
+        search.cost_model = cost_model
 
     def stop() -> None:
         for search in searches:
@@ -817,6 +810,7 @@ def solve_astar(
             for other in searches:
                 other.best = shared
             if reason == "pause":
+                incumbent.raise_bound(max(other.lower_bound() for other in searches))
                 search, streak = _next_turn(searches, search, streak)
                 continue
             if reason == "exhausted":
@@ -839,11 +833,11 @@ def solve_astar(
     stats: dict[str, Any] = {key: sum(search.stats[key] for search in searches) for key in searches[0].stats}
     stats.update(candidates=len(cands), gpus_modelled=searches[0].K, ended=reason,
                  directions=directions, backward_expanded=sum(x.stats["expanded"] for x in searches if x.backward))
-    if log:
+    if request.log:
         print(f"#astar ended ({reason}): expanded {stats['expanded']:,} kept {stats['kept']:,} "
               f"best {searches[0].best:.6f} bound {bound if bound is not None else float('nan'):.6f}", flush=True)
     return finish(graph, platform, cost_model, solver="astar",
                   solver_status="OPTIMAL" if reason == "exhausted" else reason.upper(),
-                  schedules=[*(search.schedule(platform) for search in searches), warm], solver_bound_ms=bound,
-                  stats=stats, warm=warm, wall_time_s=time.monotonic() - started, interrupted=interrupted,
-                  time_limit_s=time_limit)
+                  schedules=[*(search.schedule() for search in searches), warm], solver_bound_ms=bound,
+                  stats=stats, warm=warm, wall_time_s=request.elapsed(), interrupted=interrupted,
+                  time_limit_s=request.time_limit)

@@ -1,7 +1,7 @@
 """Public DAG-scheduling instances with known optima, as :class:`OpGraph` s.
 
 With one stream per GPU and unit utilization our problem is exactly the
-classical ``P | prec, c_ij | Cmax`` (DESIGN.md section 1): a task's weight is
+classical ``P | prec, c_ij | Cmax`` (docs/design.md section 1): a task's weight is
 its latency, an edge's weight its cross-GPU delay (0 for STG, which is
 ``P | prec | Cmax``). Weights are read as milliseconds.
 
@@ -24,6 +24,7 @@ come from.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -205,8 +206,9 @@ def _float_or_none(text: Any) -> float | None:
 
 def read_jsonl(path: PathLike, *, name_contains: str = "") -> Iterator[BenchmarkInstance]:
     """One :class:`BenchmarkInstance` per (graph, processor count) of an
-    ``instances.jsonl`` file whose name contains ``name_contains``."""
-    with open(path, encoding="utf-8") as fh:
+    ``instances.jsonl`` file (or ``.jsonl.gz``) whose name contains ``name_contains``."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for k, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

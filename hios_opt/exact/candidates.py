@@ -1,7 +1,7 @@
 """Stage candidates: every set of ops that may form one stage, with its latency.
 
 A stage is a set of at most ``streams`` mutually independent ops (an
-*antichain* of the DAG, DESIGN.md section 1). The exact models choose, for
+*antichain* of the DAG, docs/design.md section 1). The exact models choose, for
 every op, the one candidate that holds it; this module enumerates the
 candidates once, with their latencies from the stage-latency model, and
 estimates their number first so that a model that would not fit raises

@@ -1,70 +1,14 @@
-"""The MILP model of DESIGN.md section 1, built with PuLP and solved by HiGHS
+"""The MILP model of the problem, built with PuLP and solved by HiGHS
 (default, in process through ``highspy``), CBC (bundled with PuLP,
 ``"milp:cbc"``) or any other PuLP solver by name.
 
 The same problem as :mod:`hios_opt.exact.cpsat`, in continuous time (no
-time grid), with big-M disjunctions instead of intervals. Times are in ms,
-or in a power of ten of ms that puts the sequential makespan between 1,000
-and 10,000 units when it lies outside 1 ms .. 1e6 ms (:func:`time_unit`):
-the solvers' tolerances are absolute.
-
-Variables
-
-- ``x[c, k]`` binary: candidate ``c`` is a stage on GPU ``k``;
-  ``z[c] = Σ_k x[c, k]``, ``y[v, k] = Σ_{c ∋ v} x[c, k]``;
-- ``T[v] >= 0``: start of op ``v``'s stage;
-  ``E[v] = T[v] + Σ_{c ∋ v} L(c) z[c]``: its end;
-- for each *independent* pair ``{u, v}`` (no path between them):
-  ``q[u, v]`` binary (same GPU), ``o[u, v]`` and ``o[v, u]`` binary (same GPU,
-  different stages, ``u``'s first / ``v``'s first);
-  ``s[u, v] = Σ_{c ⊇ {u, v}} z[c]`` (same stage);
-- for each edge: ``same[e]`` binary (producer and consumer on one GPU);
-- ``Cmax``, minimised.
-
-Constraints
-
-- *cover*: ``Σ_{c ∋ v} z[c] = 1``;
-- *same GPU* (independent pairs): ``q >= y[u, k] + y[v, k] - 1`` for every ``k``;
-- *no overlap* on one GPU unless in one stage: ``o[u, v] + o[v, u] = q - s``,
-  ``E[u] <= T[v] + M (1 - o[u, v])`` and ``E[v] <= T[u] + M' (1 - o[v, u])``;
-- *stage*: ``|T[u] - T[v]| <= M'' (1 - s)``;
-- *precedence*, edge ``u -> v`` with delay ``c``: ``T[v] >= E[u]`` and
-  ``T[v] >= E[u] + c (1 - same)``, with ``same <= 1 - y[u, k] + y[v, k]``
-  (``same`` can be 1 only when both ops share a GPU); with a link matrix,
-  ``T[v] >= E[u] + c(a, b) (y[u, a] + y[v, b] - 1)`` for every pair ``a != b``;
-- *makespan*: ``Cmax >= E[v]`` for every sink, ``Cmax <= UB``;
-- *symmetry* (uniform link): ``y[v, k] <= Σ_{u before v} y[u, k - 1]`` in
-  topological order (see :mod:`hios_opt.exact.cpsat` for why it is valid);
-- redundant, for the LP bound: ``used[k] >= y[v, k]`` and
-  ``Cmax >= Σ_c L(c) x[c, k] + a (used[k] - Σ_sources y) + b (used[k] - Σ_sinks y)``
-  per GPU (busy time plus forced idle), ``Cmax >=``
-  :func:`hios_opt.exact.cpsat.load_bound` and
-  :func:`hios_opt.bounds.lower_bound`.
-
-Big-M values come from the upper bound ``UB``, the warm start's makespan (or
-the sequential makespan): with ``Cmax <= UB`` every ``T[v]`` lies in
-``[head(v), UB - tail(v)]`` (longest paths of minimal stage durations before
-and after ``v``), so ``M = max E[u] - min T[v] = UB - tail(u) + dmin(u) - head(v)``
-is the smallest value that makes a relaxed disjunction inactive.
-
-When every latency and delay is a multiple of a step ``g >= 1 µs`` (integer
-weights), the optimal makespan is one too (a semi-active schedule's times are
-sums of data), so CBC stops once its bound is within ``g`` of the incumbent
-(``gapAbs``) and the bound is rounded up to the grid.
-
-The bound is the solver's best bound (HiGHS: its ``mip_dual_bound``; CBC:
-read from its log; other solvers: the objective, when they report an
-optimum), valid up to the solvers' numerical tolerances (integrality and
-feasibility 1e-7 to 1e-6, with big-M coefficients of the order of ``UB``);
-``tolerance_ms`` allows ``1e-6 * UB``. HiGHS is asked for a relative gap of
-``1e-7`` (its default, ``1e-4``, would stop before the proof this module calls
-``"optimal"``).
-
-Why HiGHS by default: on paper-style 12-op graphs with 2 GPUs x 2 streams
-it proves 5 of 5 seeds in 4-15 s where CBC proves 2 of 5 in 60 s
-(``benchmarks/results/exact_summary.md``). CBC 2.10 may crash when its time
-limit expires while it reads a MIP start; the warm start is then returned
-(``solver_status="SOLVER_FAILED"``).
+time grid), with big-M disjunctions instead of intervals (:func:`solve_milp`'s
+Notes give the model). Times are in ms, or in a power of ten of ms that puts
+the sequential makespan between 1,000 and 10,000 units when it lies outside
+1 ms .. 1e6 ms (:func:`time_unit`): the solvers' tolerances are absolute.
+HiGHS is the default: it proves paper-style 12-op 2 x 2 instances that CBC
+does not (``benchmarks/results/exact_summary.md``).
 """
 
 from __future__ import annotations
@@ -78,16 +22,18 @@ import time
 from typing import Any
 
 from ..bounds import lower_bound
-from ..costs import StageModel
 from ..errors import AlgorithmError, ProblemTooLargeError, SolverError
 from ..evaluate import evaluate
-from ..graph import OpGraph
+from ..graph import OpGraph, longest_paths
 from ..platform import Platform
 from ..schedules import Schedule, Stage
 from ..timing import edge_delays
-from ._interrupt import run_stoppable
 from .candidates import Candidates
-from .cpsat import _grid_data, _ramps, coarse_enough, load_bound, relabel_gpus, stages_in_order, uniform_links
+from .grid import coarse_enough, grid_data, ramps, relabel_gpus
+from .interrupt import run_stoppable
+from .loadbound import load_bound
+from .readback import stages_in_order
+from .request import SolveRequest
 from .result import SolveResult, finish
 
 __all__ = ["solve_milp", "pulp_solver", "check_size", "time_unit", "MAX_VARIABLES", "MS_RANGE", "ALIASES"]
@@ -182,7 +128,7 @@ def _independent_pairs(graph: OpGraph) -> list[tuple[int, int]]:
 def check_size(graph: OpGraph, platform: Platform, cands: Candidates) -> int:
     """Estimated number of MILP variables; raises :class:`ProblemTooLargeError`
     above :data:`MAX_VARIABLES`."""
-    gpus = min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus
+    gpus = min(platform.gpus, graph.n_ops) if edge_delays(graph, platform).uniform else platform.gpus
     n = graph.n_ops
     pairs = n * (n - 1) // 2
     estimate = len(cands) * gpus + 2 * pairs + graph.n_edges + n + 1
@@ -210,41 +156,87 @@ def _parse_cbc_log(text: str) -> dict[str, Any]:
     return out
 
 
-def solve_milp(
-    graph: OpGraph,
-    platform: Platform,
-    cands: Candidates,
-    backend: str,
-    *,
-    warm: Schedule | None,
-    deadline: float,
-    started: float,
-    time_limit: float | None,
-    workers: int | None = None,
-    seed: int = 0,
-    log: bool = False,
-    cost_model: StageModel | None = None,
-) -> SolveResult:
-    """Build and solve the MILP; see the module docstring.
+def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveResult:
+    """Build and solve the MILP for ``request`` (warm start:
+    ``request.warm``) with the PuLP solver ``backend``; see the module
+    docstring. The solution found is offered to ``request.incumbent`` (with
+    the evaluator's makespan) and the bound raised, when the solver has
+    ended (PuLP gives no hook into a running solver).
 
     Use :func:`hios_opt.exact.solve`, which validates the options, builds the
     candidates and the warm start, and calls this.
+
+    Notes
+    -----
+    *Variables.*
+
+    - ``x[c, k]`` binary: candidate ``c`` is a stage on GPU ``k``;
+      ``z[c] = Σ_k x[c, k]``, ``y[v, k] = Σ_{c ∋ v} x[c, k]``;
+    - ``T[v] >= 0``: start of op ``v``'s stage;
+      ``E[v] = T[v] + Σ_{c ∋ v} L(c) z[c]``: its end;
+    - for each *independent* pair ``{u, v}`` (no path between them):
+      ``q[u, v]`` binary (same GPU), ``o[u, v]`` and ``o[v, u]`` binary (same GPU,
+      different stages, ``u``'s first / ``v``'s first);
+      ``s[u, v] = Σ_{c ⊇ {u, v}} z[c]`` (same stage);
+    - for each edge: ``same[e]`` binary (producer and consumer on one GPU);
+    - ``Cmax``, minimised.
+
+    *Constraints.*
+
+    - *cover*: ``Σ_{c ∋ v} z[c] = 1``;
+    - *same GPU* (independent pairs): ``q >= y[u, k] + y[v, k] - 1`` for every ``k``;
+    - *no overlap* on one GPU unless in one stage: ``o[u, v] + o[v, u] = q - s``,
+      ``E[u] <= T[v] + M (1 - o[u, v])`` and ``E[v] <= T[u] + M' (1 - o[v, u])``;
+    - *stage*: ``|T[u] - T[v]| <= M'' (1 - s)``;
+    - *precedence*, edge ``u -> v`` with delay ``c``: ``T[v] >= E[u]`` and
+      ``T[v] >= E[u] + c (1 - same)``, with ``same <= 1 - y[u, k] + y[v, k]``
+      (``same`` can be 1 only when both ops share a GPU); with a link matrix,
+      ``T[v] >= E[u] + c(a, b) (y[u, a] + y[v, b] - 1)`` for every pair ``a != b``;
+    - *makespan*: ``Cmax >= E[v]`` for every sink, ``Cmax <= UB``;
+    - *symmetry* (uniform link): ``y[v, k] <= Σ_{u before v} y[u, k - 1]`` in
+      topological order (valid as in :class:`~hios_opt.exact.cpsat.CpsatModel`);
+    - redundant, for the LP bound: ``used[k] >= y[v, k]`` and
+      ``Cmax >= Σ_c L(c) x[c, k] + a (used[k] - Σ_sources y) + b (used[k] - Σ_sinks y)``
+      per GPU (busy time plus forced idle), ``Cmax >=``
+      :func:`hios_opt.exact.loadbound.load_bound` and
+      :func:`hios_opt.bounds.lower_bound`.
+
+    Big-M values come from the upper bound ``UB``, the warm start's makespan (or
+    the sequential makespan): with ``Cmax <= UB`` every ``T[v]`` lies in
+    ``[head(v), UB - tail(v)]`` (longest paths of minimal stage durations before
+    and after ``v``), so ``M = max E[u] - min T[v] = UB - tail(u) + dmin(u) - head(v)``
+    is the smallest value that makes a relaxed disjunction inactive.
+
+    When every latency and delay is a multiple of a step ``g >= 1 µs`` (integer
+    weights), the optimal makespan is one too (a semi-active schedule's times are
+    sums of data), so CBC stops once its bound is within ``g`` of the incumbent
+    (``gapAbs``) and the bound is rounded up to the grid.
+
+    The bound is the solver's best bound (HiGHS: its ``mip_dual_bound``; CBC:
+    read from its log; other solvers: the objective, when they report an
+    optimum), valid up to the solvers' numerical tolerances (integrality and
+    feasibility 1e-7 to 1e-6, with big-M coefficients of the order of ``UB``);
+    ``tolerance_ms`` allows ``1e-6 * UB``. HiGHS is asked for a relative gap of
+    ``1e-7`` (its default, ``1e-4``, would stop before the proof this module calls
+    ``"optimal"``).
+
+    CBC 2.10 may crash when its time limit expires while it reads a MIP
+    start; the warm start is then returned (``solver_status="SOLVER_FAILED"``).
     """
     import pulp
 
-    n, K = graph.n_ops, (min(platform.gpus, graph.n_ops) if uniform_links(graph, platform) else platform.gpus)
-    uniform = uniform_links(graph, platform)
+    graph, platform, cost_model, warm = request.graph, request.platform, request.cost_model, request.warm
+    deadline, started, time_limit = request.deadline, request.started, request.time_limit
+    workers, seed, log = request.workers, request.seed, request.log
+    uniform = edge_delays(graph, platform).uniform
+    n, K = graph.n_ops, (min(platform.gpus, graph.n_ops) if uniform else platform.gpus)
     sequential_ms = math.fsum(graph.latency)
     unit = time_unit(sequential_ms)  # every time of the model is in this many ms
     lat = [d / unit for d in cands.latency_ms]
     has_multi = [len(cands.by_op[v]) > 1 for v in range(n)]
     dmin = [min(lat[c] for c in cands.by_op[v]) for v in range(n)]
-    head = [0.0] * n
-    for v in graph.topo:
-        head[v] = max((head[u] + dmin[u] for u in graph.pred[v]), default=0.0)
-    tail = [0.0] * n
-    for u in reversed(graph.topo):
-        tail[u] = dmin[u] + max((tail[w] for w in graph.succ[u]), default=0.0)
+    head = longest_paths(graph, dmin)
+    tail = longest_paths(graph, dmin, direction="tail")
 
     if warm is not None and uniform:
         warm = relabel_gpus(graph, warm)
@@ -282,8 +274,8 @@ def solve_milp(
     z = [pulp.lpSum(xs) for xs in x]
     y = [[pulp.lpSum(x[c][k] for c in cands.by_op[v]) for k in range(K)] for v in range(n)]
     E = [T[v] + pulp.lpSum(lat[c] * z[c] for c in cands.by_op[v]) for v in range(n)]
-    fine = _grid_data(graph, platform, cands, coarse_enough(_FINE_MS * unit, sequential_ms))
-    ramp_in, ramp_out = (a * fine.unit_ms / unit for a in _ramps(graph, fine))
+    fine = grid_data(graph, platform, cands, coarse_enough(_FINE_MS * unit, sequential_ms))
+    ramp_in, ramp_out = (a * fine.unit_ms / unit for a in ramps(graph, fine))
     lower = load_bound(graph, cands, fine, min(2.0, 0.1 * max(0.0, deadline - time.monotonic())),
                        math.floor(ub * unit / fine.unit_ms)) * fine.unit_ms / unit
     lower = min(best_known, max(lower, max(head[v] + tail[v] for v in range(n)),
@@ -357,7 +349,7 @@ def solve_milp(
                         prob += T[v] >= E[u] + delay * (y[u][a] + y[v][b] - 1)
 
     # -- makespan, and redundant load constraints: each used GPU is busy at
-    # most Cmax minus its forced idle time (see cpsat.load_bound)
+    # most Cmax minus its forced idle time (see loadbound.load_bound)
     for v in range(n):
         if not graph.succ[v]:
             prob += cmax >= E[v]
@@ -414,7 +406,9 @@ def solve_milp(
     schedules: list[Schedule | None] = [warm]
     bound_ms: float | None = None
     if has_solution:
-        schedules.append(_extract(graph, platform, cands, T, x, K, lat))
+        found = _extract(graph, platform, cands, T, x, K, lat)
+        schedules.append(found)
+        request.incumbent.offer(found, evaluate(graph, platform, found, cost_model).makespan, f"milp:{backend}")
         objective = pulp.value(prob.objective)
         if prob.sol_status == pulp.LpSolutionOptimal and "bound" not in info:
             bound_ms = objective
@@ -435,6 +429,7 @@ def solve_milp(
     # times big-M of order UB) bound how far the objective they prove may sit
     # below the evaluated makespan.
     slack = 1e-6 * ub * unit
+    request.incumbent.raise_bound(bound_ms)
     return finish(
         graph, platform, cost_model, solver=f"milp:{backend}", solver_status=status_name, schedules=schedules,
         solver_bound_ms=bound_ms, slack_ms=slack, stats=stats, warm=warm,
@@ -627,7 +622,7 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
                 if not isinstance(x[c][k], int):
                     x[c][k].setInitialValue(0)
     for v in range(graph.n_ops):
-        T[v].setInitialValue(start[ids[v]] / unit)
+        T[v].setInitialValue(_within(T[v], start[ids[v]] / unit))
     for (u, v), var in q.items():
         var.setInitialValue(1 if gpu[ids[u]] == gpu[ids[v]] else 0)
     stage_of = {op: k for k, st in enumerate(schedule.stages) for op in st.ops}
@@ -639,7 +634,19 @@ def _set_warm_values(graph, cands, schedule, timeline, T, x, q, o, same, used, c
         var.setInitialValue(1 if gpu[ids[graph.edge_src[e]]] == gpu[ids[graph.edge_dst[e]]] else 0)
     for k, var in enumerate(used):
         var.setInitialValue(1 if k in set(gpu.values()) else 0)
-    cmax.setInitialValue(timeline.makespan / unit)
+    cmax.setInitialValue(_within(cmax, timeline.makespan / unit))
+
+
+def _within(var: Any, value: float) -> float:
+    """``value`` moved into ``var``'s bounds when it lies outside them by
+    float noise: a start's head is a sum of scaled latencies, the warm
+    start's value a scaled sum, and the two can differ in the last bit."""
+    low, up = var.lowBound, var.upBound
+    if low is not None and value < low and value >= low - 1e-9 * max(1.0, abs(low)):
+        return low
+    if up is not None and value > up and value <= up + 1e-9 * max(1.0, abs(up)):
+        return up
+    return value
 
 
 def _extract(graph: OpGraph, platform: Platform, cands: Candidates, T, x, K: int, lat: list[float]) -> Schedule:

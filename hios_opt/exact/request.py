@@ -65,6 +65,8 @@ class SolveRequest:
 
     def __post_init__(self) -> None:
         check_options(self.time_limit, self.workers, self.seed, self.resolution_ms)
+        if self.cost_model is not None and not isinstance(self.cost_model, StageModel):
+            raise OptionError(f"cost_model must be a StageModel, got {type(self.cost_model).__name__}")
         if self.callback is not None and not callable(self.callback):
             raise OptionError(f"callback must be callable (or None), got {type(self.callback).__name__}")
         self.incumbent = Incumbent(self.callback, self.started)

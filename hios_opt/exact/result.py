@@ -13,8 +13,9 @@ from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
+from .incumbent import Incumbent
 
-__all__ = ["SolveResult", "STATUSES", "RELATIVE_TOLERANCE", "finish"]
+__all__ = ["SolveResult", "STATUSES", "RELATIVE_TOLERANCE", "finish", "with_incumbent"]
 
 #: Possible values of :attr:`SolveResult.status`.
 STATUSES = ("optimal", "feasible", "infeasible", "unknown")
@@ -200,3 +201,22 @@ def finish(
         warm_start=None if warm is None else warm.algorithm, warm_start_makespan_ms=warm_span,
         tolerance_ms=tolerance, interrupted=interrupted, time_limit_s=time_limit_s,
     )
+
+
+def with_incumbent(result: SolveResult, graph: OpGraph, platform: Platform, cost_model: StageModel | None,
+                   incumbent: Incumbent, warm: Schedule | None) -> SolveResult:
+    """``result``, improved by what the solve's incumbent holds: a shorter
+    schedule (one its callback was shown) or a larger proven bound (each
+    bound a search reported is valid for every schedule, so the largest is).
+    The same ``result`` when neither is better."""
+    shorter = incumbent.best is not None and (result.makespan_ms is None or incumbent.best_ms < result.makespan_ms)
+    higher = incumbent.bound_ms > result.lower_bound_ms and (result.makespan_ms is None
+                                                              or result.lower_bound_ms < result.makespan_ms)
+    if not (shorter or higher):
+        return result
+    slack = max(0.0, result.tolerance_ms - RELATIVE_TOLERANCE * max(1.0, result.makespan_ms or 0.0))
+    return finish(graph, platform, cost_model, solver=result.solver, solver_status=result.solver_status,
+                  schedules=[result.schedule, incumbent.best], solver_bound_ms=max(result.lower_bound_ms,
+                                                                                   incumbent.bound_ms),
+                  slack_ms=slack, stats=result.stats, warm=warm, wall_time_s=result.wall_time_s,
+                  interrupted=result.interrupted, time_limit_s=result.time_limit_s)

@@ -16,6 +16,9 @@ True
 
 from __future__ import annotations
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 from hios_opt.executor.cpu import CpuExecutor, RunRecord
 from hios_opt.executor.cuda import CudaExecutor, StreamEngine, SyncStreams
 from hios_opt.executor.distributed import ModelSpec, run_distributed

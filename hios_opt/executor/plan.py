@@ -11,7 +11,7 @@ A :class:`Plan` is what every backend runs (threads on CPU, CUDA streams,
 * per operator (a :class:`PlannedOp`): its logical GPU, its stream (its
   position in its stage), the same-GPU operators on other streams it must
   wait for (data producers and, with ``barrier=True``, the previous stage on
-  its GPU, as DESIGN.md section 1 states), its inputs made on other GPUs, and
+  its GPU, as docs/design.md section 1 states), its inputs made on other GPUs, and
   which of them it copies onto its GPU (the first consumer there in the global
   order; later consumers wait for that copy);
 * the last reader of every value on every GPU, so memory can be freed;
@@ -229,7 +229,7 @@ def compile(
         (CPU: ``"cpu"``; CUDA: logical GPU ``k`` on ``cuda:k``).
     barrier : bool
         A stage starts only when the previous stage on its GPU has ended (the
-        schedule semantics of DESIGN.md section 1). ``False`` keeps only the
+        schedule semantics of docs/design.md section 1). ``False`` keeps only the
         data dependencies.
 
     Returns

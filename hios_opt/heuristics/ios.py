@@ -9,7 +9,7 @@ sequence by dynamic programming over the set of ops still to schedule:
 ``cost(S) = min over endings T of S of cost(S - T) + L(T)``, where an
 *ending* is a set of ops of ``S`` none of which has a successor in ``S``.
 
-Adapted to this package's stage semantics (DESIGN.md section 1): a stage is
+Adapted to this package's stage semantics (docs/design.md section 1): a stage is
 a set of at most ``streams`` mutually independent ops, each on its own
 stream, so an ending here is a non-empty set of at most ``streams`` sinks of
 ``S`` (IOS's groups are single ops). The states ``S`` are the

@@ -17,6 +17,9 @@ Examples
 
 from __future__ import annotations
 
+from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
+
+# isort: split
 from hios_opt.models.inception_v3 import InceptionV3
 from hios_opt.models.nasnet import NASNetA
 from hios_opt.models.randwire import RandWire

@@ -79,9 +79,9 @@ class EdgeDelays:
     def lowest(self, e: int) -> float:
         """The least delay of edge ``e`` over pairs of distinct GPUs (0 with one GPU)."""
         if self._pair is None:
-            return self.cross[e] if self.gpus > 1 else 0.0
+            return self.cross[e] if self.gpus > 1 else self.cross[e] * 0
         k = self.gpus
-        return min((self._pair(e, a, b) for a in range(k) for b in range(k) if a != b), default=0.0)
+        return min((self._pair(e, a, b) for a in range(k) for b in range(k) if a != b), default=self._pair(e, 0, 0))
 
     def matrix(self, e: int, gpus: int | None = None) -> tuple[tuple[float, ...], ...]:
         """``gpus x gpus`` table of edge ``e``'s delays (default: all GPUs)."""

@@ -1,6 +1,6 @@
 """Cheap lower bounds on the makespan of any schedule.
 
-Both bounds hold for every schedule of the problem in DESIGN.md section 1 and
+Both bounds hold for every schedule of the problem in docs/design.md section 1 and
 for every stage-latency model in :mod:`hios_opt.costs`:
 
 * **Critical path** (:func:`critical_path_bound`). Along any path
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 
-from .costs import StageModel, default_model
-from .graph import OpGraph, longest_paths
-from .platform import Platform
+from ..costs import StageModel, default_model
+from ..graph import OpGraph, longest_paths
+from ..platform import Platform
 
 __all__ = ["critical_path_bound", "work_bound", "lower_bound"]
 

@@ -1,4 +1,4 @@
-"""Test helpers: random valid schedules."""
+"""Random valid schedules of an OpGraph."""
 
 from __future__ import annotations
 

@@ -1,5 +1,11 @@
-"""Ctrl-C during an exact solve: run the search in a helper thread that
-Ctrl-C stops cleanly, and never lose the Ctrl-C."""
+"""Ctrl-C during an exact solve, all of it: run the search in a helper
+thread that Ctrl-C stops cleanly, and never lose the Ctrl-C.
+
+The solvers' searches run through :func:`run_stoppable` (CP-SAT through
+:func:`run_interruptible`); :func:`hios_opt.exact.solve` wraps the whole call
+in :func:`ctrl_c_scope` and turns a Ctrl-C outside any search (or one that a
+binding turned into another error) into an interrupted result.
+"""
 
 from __future__ import annotations
 
@@ -97,3 +103,21 @@ def run_stoppable(work: Callable[[], T], stop: Callable[[], Any], name: str) -> 
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value"), pressed.is_set()
+
+
+def run_interruptible(solver: Any, model: Any, callback: Any = None) -> tuple[int | None, bool]:
+    """``solver.solve(model, callback)`` that Ctrl-C stops cleanly.
+
+    CP-SAT's own SIGINT handler is not async-signal-safe: it logs (allocates)
+    inside the handler, and a Ctrl-C that lands while the solver is in
+    ``malloc`` deadlocks the process for good (seen in presolve). So CP-SAT is
+    told not to catch SIGINT, the search runs in a helper thread, and Ctrl-C
+    calls :meth:`CpSolver.stop_search`, which ends the search as a time limit
+    would, with the best solution so far (:func:`run_stoppable`).
+    Returns the status code (``None`` if the solver returned none) and
+    whether the search was interrupted.
+    """
+    solver.parameters.catch_sigint_signal = False
+    return run_stoppable(lambda: solver.solve(model, callback), solver.stop_search, "hios-opt-cpsat")
+
+
