@@ -167,7 +167,8 @@ def test_backend_returns_a_scheduled_module(plan_wins) -> None:
         assert torch.allclose(run(x), gm(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["squeezenet", "inception_v3", "vit_moe"])
+@pytest.mark.parametrize("name", ["squeezenet", pytest.param("inception_v3", marks=pytest.mark.slow),
+                                  pytest.param("vit_moe", marks=pytest.mark.slow)])
 def test_zoo_graphs_group_into_the_ops_trace_makes(name, plan_wins) -> None:
     import hios_opt.models as zoo
     from hios_opt.trace import trace
