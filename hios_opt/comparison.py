@@ -4,8 +4,8 @@
 graph and platform and tabulates them in the result schema
 (:mod:`hios_opt.results`): makespan, the best lower bound known, the gap to
 it, speedup over the sequential schedule, status and scheduling time. The
-bound is :func:`hios_opt.bounds.lower_bound` alone, or with ``exact=`` the
-solver's proven bound; the solver starts from the best heuristic schedule.
+bound is :func:`hios_opt.bounds.best_bound` alone, or with ``exact=`` the
+solver's proven bound (never below it); the solver starts from the best heuristic schedule.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .bounds import lower_bound
+from .bounds import best_bound
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
@@ -124,7 +124,7 @@ def compare(
         if (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or math.isnan(time_limit)
                 or time_limit <= 0):
             raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
-    bound = lower_bound(graph, platform, cost_model)
+    bound = best_bound(graph, platform, cost_model).value_ms
     schedules = {}
     times = {}
     for name in names:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..bounds import critical_path_bound, lower_bound, work_bound
+from ..bounds import best_bound, critical_path_bound, work_bound
 from ..errors import ScheduleError
 from ..evaluate import evaluate
 from ..schedules import Schedule
@@ -68,7 +68,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         "critical_path_ms": critical_path_bound(graph, model),
         "critical_path_with_comm_ms": graph.critical_path_ms(edge_delays(graph, platform).cross),
         "work_bound_ms": work_bound(graph, platform, model),
-        "lower_bound_ms": lower_bound(graph, platform, model),
+        "lower_bound_ms": (bounds := best_bound(graph, platform, model)).value_ms,
+        "bounds_ms": bounds.parts,
+        "best_bound": bounds.best,
         "gpus": platform.gpus,
         "streams": platform.streams,
         "measured_groups": len(graph.stage_table),
@@ -81,7 +83,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"ops / edges     {info['ops']} / {info['edges']}")
     print(f"total work      {info['total_work_ms']:.4f} ms (sequential makespan)")
     print(f"critical path   {info['critical_path_ms']:.4f} ms ({info['critical_path_with_comm_ms']:.4f} ms with comm)")
-    print(f"lower bound     {info['lower_bound_ms']:.4f} ms on {platform.gpus} GPU(s) x {platform.streams} stream(s)")
+    print(f"lower bound     {info['lower_bound_ms']:.4f} ms on {platform.gpus} GPU(s) x {platform.streams} stream(s)"
+          f" ({info['best_bound']})")
+    print("  bounds        " + ", ".join(f"{name} {value:.4f}" for name, value in bounds.parts.items()))
     if graph.stage_table:
         print(f"measured groups {len(graph.stage_table)}")
     source = graph.meta.get("source"), graph.meta.get("device")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..bounds import lower_bound
+from ..bounds import best_bound
 from ..costs import StageModel
 from ..evaluate import evaluate
 from ..graph import OpGraph
@@ -45,7 +45,7 @@ class SolveResult:
         :func:`hios_opt.evaluate`'s makespan of ``schedule``.
     lower_bound_ms : float
         Proven lower bound on every schedule's makespan (at least
-        :func:`hios_opt.bounds.lower_bound`).
+        :func:`hios_opt.bounds.best_bound`).
     gap : float or None
         ``(makespan_ms - lower_bound_ms) / lower_bound_ms``; ``None`` without
         a schedule or when the bound is 0.
@@ -158,7 +158,8 @@ def finish(
     Every schedule in ``schedules`` (solver solutions and the warm start) is
     evaluated with :func:`hios_opt.evaluate`; the shortest is returned. The
     bound is the larger of ``solver_bound_ms`` and the cheap
-    :func:`~hios_opt.bounds.lower_bound`, never above the makespan found.
+    :func:`~hios_opt.bounds.best_bound` (every bound of :mod:`hios_opt.bounds`),
+    never above the makespan found.
     ``slack_ms`` is the largest difference between the makespan and the bound
     that rounding alone (time resolution, solver tolerances) can explain; it
     is added to the float tolerance that decides ``"optimal"``.
@@ -171,7 +172,7 @@ def finish(
         span = evaluate(graph, platform, sched, cost_model).makespan
         if span < best_span:
             best, best_span = sched, span
-    bound = lower_bound(graph, platform, cost_model)
+    bound = best_bound(graph, platform, cost_model).value_ms
     if solver_bound_ms is not None and math.isfinite(solver_bound_ms):
         bound = max(bound, solver_bound_ms)
     makespan = None if best is None else best_span

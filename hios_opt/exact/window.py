@@ -97,7 +97,7 @@ def repair_window(
     lo = min(start[s] for s in range(len(flat)) if holds_free[s])
     hi = max(end[s] for s in range(len(flat)) if holds_free[s])
     kind: list[str] = []   # "prefix", "band", "suffix" of each flat stage (without the freed ops)
-    for s, (_, ops) in enumerate(flat):
+    for s in range(len(flat)):
         if holds_free[s] or not (end[s] < lo or start[s] >= hi):
             kind.append("band")
         else:
