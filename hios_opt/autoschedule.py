@@ -6,7 +6,8 @@ them with the time that is left, and keeps the shorter schedule: the solver's
 when it found one shorter than the best heuristic's, else that heuristic's.
 Every candidate comes back as a row of the package's result schema
 (:mod:`hios_opt.results`), the bound of each row being the best one known at
-the end (the solver's proven bound where it ran). :func:`hios_opt.optimize`
+the end (:func:`hios_opt.bounds.best_bound`, or the solver's proven bound
+where it ran and is larger). :func:`hios_opt.optimize`
 and the ``torch.compile`` backend schedule through it.
 
 The default solver is :data:`DEFAULT_SOLVER`. No torch here.
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bounds import lower_bound
+from .bounds import best_bound
 from .checks import canonical_name, check_number
 from .errors import ProblemTooLargeError, SolverError
 from .evaluate import evaluate
@@ -63,8 +64,8 @@ class Search:
         :func:`hios_opt.algorithms` order, then the solver), with an extra
         column ``chosen``.
     lower_bound_ms : float
-        The best lower bound known (the solver's proven bound, or the cheap
-        :func:`hios_opt.bounds.lower_bound`).
+        The best lower bound known: the larger of the solver's proven bound
+        and :func:`hios_opt.bounds.best_bound` (given a tenth of the time).
     note : str
         Why the solver did not run or did not help, if so.
     """
@@ -129,7 +130,7 @@ def best_schedule(
     time_limit = check_number(time_limit, "time_limit", min_value=0, include_min=False,
                               expected="a number of seconds > 0")
     started = time.monotonic()
-    bound = lower_bound(graph, platform)
+    bound = best_bound(graph, platform, time_limit=time_limit / 10).value_ms
     made: list[tuple[str, Schedule, float, str]] = []
     for name in algorithms():
         began = time.monotonic()
