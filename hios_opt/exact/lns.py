@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import check_int
+from ..checks import check_int, check_number
 from ..costs import default_model
 from ..errors import DeadlockError
 from ..evaluate import evaluate
@@ -40,6 +41,17 @@ __all__ = ["solve_lns", "LnsOptions"]
 
 #: Relative tolerance under which two makespans count as equal.
 _TOL = 1e-9
+
+#: Largest share of the search's time its exact window repairs may take (on
+#: hundreds of ops a repair costs as much as a thousand local moves). Time
+#: is counted in work, not read from the clock, so that a run with an
+#: iteration budget is the same on every machine: a repair's deterministic
+#: time in CP-SAT's units, a move's evaluation in ops and edges.
+REPAIR_SHARE = 0.15
+#: Rough wall seconds per unit of CP-SAT's deterministic time, and per op or
+#: edge of one evaluation (this project's 2-core machine, loaded).
+REPAIR_SECONDS = 3.0
+EVALUATION_SECONDS = 1.5e-6
 
 
 @dataclass(frozen=True)
@@ -61,9 +73,17 @@ class LnsOptions:
     max_iterations: int | None = None
     repair_every: int = 400
     window_ops: int = 24
-    repair_seconds: float = 1.0
+    repair_seconds: float = 0.1
     merge_every: int = 200
-    kick_after: int = 1500
+    kick_after: int = 5000
+
+    def __post_init__(self) -> None:
+        check_int(self.history, "history", min_value=1)
+        check_int(self.max_iterations, "max_iterations", min_value=1, none_ok=True)
+        for name in ("repair_every", "merge_every", "kick_after"):
+            check_int(getattr(self, name), name, min_value=0)
+        check_int(self.window_ops, "window_ops", min_value=1)
+        check_number(self.repair_seconds, "repair_seconds", min_value=0, include_min=False)
 
 
 @dataclass
@@ -385,9 +405,11 @@ def _plan_of(graph: OpGraph, platform: Platform, schedule: Schedule) -> list[lis
     return per_gpu
 
 
-def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> SolveResult:
+def solve_lns(request: SolveRequest, options: LnsOptions | None = None, *,
+              until: float | None = None) -> SolveResult:
     """Improve ``request.warm`` (or a sequential schedule) until the time
-    limit, the iteration budget, a stop order or Ctrl-C.
+    limit (or ``until``, a :func:`time.monotonic` time before it), the
+    iteration budget, a stop order or Ctrl-C.
 
     Every new best schedule is offered to ``request.incumbent`` with
     :func:`hios_opt.evaluate`'s makespan; the result is the best of them.
@@ -395,12 +417,11 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
     search proves nothing; ``"portfolio"`` pairs it with the exact searches).
     """
     opts = options or LnsOptions()
-    check_int(opts.max_iterations, "max_iterations", min_value=1, none_ok=True)
     graph, platform, cost_model = request.graph, request.platform, request.cost_model
     incumbent = request.incumbent
     rng = random.Random(request.seed)
     search = _Search(graph, platform, cost_model, rng)
-    start_schedule = request.warm if request.warm is not None else incumbent.best
+    start_schedule = incumbent.best if incumbent.best is not None else request.warm
     if start_schedule is None:
         start_schedule = Schedule.sequential(graph.topological_order(), gpus=platform.gpus,
                                              streams=platform.streams)
@@ -416,7 +437,9 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
 
     def repair(current: _Timed, chain: Sequence[int], iteration: int) -> _Timed | None:
         """CP-SAT on a window around a random stage of the critical chain."""
-        wall = min(2.0 * opts.repair_seconds + 0.5, request.remaining())
+        # CP-SAT stops on its deterministic time (the same answer on any machine);
+        # the wall-clock cap only guards the solve's own time limit.
+        wall = min(10.0 * opts.repair_seconds + 1.0, request.remaining())
         if wall < 0.2:
             return None
         center = current.start[rng.choice(chain)]
@@ -427,14 +450,16 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
             if len(window) >= opts.window_ops:
                 break
         stats["repairs"] += 1
-        plan = repair_window(graph, platform, cost_model, current.per_gpu, current.start, current.end, window,
-                             resolution_ms=_grid_for(current.makespan), seconds=opts.repair_seconds,
-                             wall_seconds=wall, seed=request.seed + iteration)
-        timed = search.time(plan) if plan is not None else None
+        found = repair_window(graph, platform, cost_model, current.per_gpu, current.start, current.end, window,
+                              resolution_ms=_grid_for(current.makespan), seconds=opts.repair_seconds,
+                              wall_seconds=wall, seed=request.seed + iteration)
+        timed = search.time(found.plan) if found is not None else None
         if timed is not None and timed.cost < current.cost:
             stats["repair_improvements"] += 1
             return timed
         return None
+
+    size = graph.n_ops + graph.n_edges
 
     def run() -> None:
         current = search.time(_plan_of(graph, platform, start_schedule))
@@ -444,7 +469,7 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
         history = [current.cost] * opts.history
         since_best = 0
         iteration = 0
-        while not stop_flag["stop"] and not request.stopped():
+        while not stop_flag["stop"] and not request.stopped() and (until is None or time.monotonic() < until):
             if opts.max_iterations is not None and iteration >= opts.max_iterations:
                 break
             iteration += 1
@@ -452,7 +477,9 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None) -> Solve
                 chain, chain_of = search.critical(current), current
             plan = search.propose(current, chain)
             candidate = search.time(plan) if plan is not None else None
-            if opts.repair_every and iteration % opts.repair_every == 0:
+            if (opts.repair_every and iteration % opts.repair_every == 0
+                    and (stats["repairs"] + 1) * opts.repair_seconds * REPAIR_SECONDS
+                    <= REPAIR_SHARE * search.evaluations * EVALUATION_SECONDS * size):
                 repaired = repair(current, chain, iteration)
                 if repaired is not None and repaired.cost < current.cost:
                     candidate = repaired

@@ -1,17 +1,20 @@
-"""CP-SAT and the A* search side by side, sharing the best schedule.
+"""CP-SAT, the improvement search and the A* search side by side.
 
 The A* search (:mod:`hios_opt.exact.astar`) proves 2-GPU x 2-stream
-instances that the CP-SAT model does not close, and CP-SAT proves
-one-stream and 4-GPU instances that the A* search does not.
-``solve(..., solver="portfolio")`` runs both at once: CP-SAT in a helper
-thread with ``workers - 1`` threads (at least one), the A* search in the
-calling thread, both from the same warm start and sharing the solve's
-:class:`~hios_opt.exact.incumbent.Incumbent` (the A* search cuts with
-CP-SAT's schedules); the first proof stops the other; the result is the
-shortest schedule of either with the larger of the two proven bounds (each
-is valid, so their maximum is). The searches race, so among schedules of
-equal makespan which one comes back can vary; ``stats["proved_by"]`` says
-which search closed the gap.
+instances that the CP-SAT model does not close, CP-SAT proves one-stream
+and 4-GPU instances that the A* search does not, and neither improves the
+schedules of graphs with hundreds of ops, where the improvement search
+(:mod:`hios_opt.exact.lns`) does. ``solve(..., solver="portfolio")`` runs
+CP-SAT in a helper thread with ``workers - 1`` threads (at least one) and,
+in the calling thread, the improvement search first (for
+:data:`LNS_SHARE` of the time, or all of it beyond :data:`ASTAR_MAX_OPS`
+ops), then the A* search; all start from the same warm start and share the
+solve's :class:`~hios_opt.exact.incumbent.Incumbent` (each cuts with the
+others' schedules); the first proof stops the others; the result is the
+shortest schedule found with the largest proven bound (each is valid, so
+their maximum is). The searches race, so among schedules of equal makespan
+which one comes back can vary; ``stats["proved_by"]`` says which search
+closed the gap.
 
 >>> import hios_opt as ho
 >>> g = ho.generators.fork_join(2, comm_ms=0.5)
@@ -23,15 +26,26 @@ which search closed the gap.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from .astar import solve_astar
 from .candidates import Candidates
 from .cpsat import solve_cpsat
+from .lns import solve_lns
 from .request import SolveRequest
 from .result import SolveResult, finish
 
-__all__ = ["solve_portfolio"]
+__all__ = ["solve_portfolio", "ASTAR_MAX_OPS", "LNS_SHARE"]
+
+#: Graphs with more ops than this are beyond the A* search's reach (it
+#: proves 30-op 2 x 2 instances, Inception-v3's 124 ops on 2 GPUs): the
+#: portfolio gives its thread to the improvement search for the whole time.
+ASTAR_MAX_OPS = 200
+
+#: Share of the time the improvement search runs first (within the A*
+#: search's reach), so that the A* search starts from a shorter schedule.
+LNS_SHARE = 0.15
 
 
 def _summary(result: SolveResult) -> dict[str, Any]:
@@ -73,8 +87,13 @@ def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candi
     if cpsat_cands is not None:
         helper = threading.Thread(target=run_cpsat, name="hios-opt-portfolio-cpsat", daemon=True)
         helper.start()
+    reach = request.graph.n_ops <= ASTAR_MAX_OPS
+    astar: SolveResult | None = None
     try:
-        astar = solve_astar(request, cands)
+        until = None if not reach else time.monotonic() + LNS_SHARE * request.remaining()
+        lns = solve_lns(request, until=until)
+        if reach and not incumbent.stopping and not lns.interrupted:
+            astar = solve_astar(request, cands)
     finally:
         # The A* search has ended (proof, time, Ctrl-C or an error): so does CP-SAT.
         while helper is not None and helper.is_alive():
@@ -83,21 +102,25 @@ def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candi
     if "error" in outcome:
         raise outcome["error"]
     cpsat: SolveResult | None = outcome.get("cpsat")
-    bounds = [astar.lower_bound_ms] + ([cpsat.lower_bound_ms] if cpsat is not None else [])
-    schedules = [astar.schedule, incumbent.best, warm] + ([cpsat.schedule] if cpsat is not None else [])
+    bounds = [r.lower_bound_ms for r in (astar, cpsat) if r is not None]
+    schedules = [lns.schedule, incumbent.best, warm] + [r.schedule for r in (astar, cpsat) if r is not None]
     # CP-SAT's grid rounding counts as tolerance only when CP-SAT's own proof decides.
     slack = cpsat.stats.get("grid_slack_ms", 0.0) if cpsat is not None and cpsat.status == "optimal" else 0.0
     # The A* search's own result may say "feasible" after a proof: when it
     # ran out of states to expand, the best schedule (maybe CP-SAT's) is optimal.
-    proved_by = [name for name, proved in (("astar", astar.solver_status == "OPTIMAL"),
+    proved_by = [name for name, proved in (("astar", astar is not None and astar.solver_status == "OPTIMAL"),
                                            ("cpsat", cpsat is not None and cpsat.status == "optimal")) if proved]
     stats: dict[str, Any] = {
         "proved_by": proved_by[0] if len(proved_by) == 1 else ("both" if proved_by else None),
-        "astar": _summary(astar),
+        "lns": _summary(lns),
+        "astar": _summary(astar) if astar is not None else {"status": "not run", "reason": (
+            f"{request.graph.n_ops} ops: beyond the A* search's reach" if not reach else "stopped before it")},
         "cpsat": _summary(cpsat) if cpsat is not None else {"status": "not run", "reason": refused},
         "cpsat_workers": cpsat_workers if cpsat is not None else 0,
     }
+    main = astar if astar is not None else lns
     return finish(request.graph, request.platform, request.cost_model, solver="portfolio",
-                  solver_status="OPTIMAL" if proved_by else astar.solver_status,
-                  schedules=schedules, solver_bound_ms=max(bounds), slack_ms=slack, stats=stats, warm=warm,
-                  wall_time_s=request.elapsed(), interrupted=astar.interrupted, time_limit_s=request.time_limit)
+                  solver_status="OPTIMAL" if proved_by else main.solver_status,
+                  schedules=schedules, solver_bound_ms=max(bounds, default=None), slack_ms=slack, stats=stats,
+                  warm=warm, wall_time_s=request.elapsed(), interrupted=main.interrupted or lns.interrupted,
+                  time_limit_s=request.time_limit)

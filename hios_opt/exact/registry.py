@@ -17,7 +17,7 @@ from ..errors import AlgorithmError, ProblemTooLargeError
 from .astar import solve_astar
 from .candidates import stage_candidates
 from .cpsat import cpsat_candidates, solve_cpsat
-from .lns import solve_lns
+from .lns import LnsOptions, solve_lns
 from .milp import check_size, default_backend, pulp_solver, solve_milp
 from .portfolio import solve_portfolio
 from .request import SolveRequest
@@ -30,13 +30,15 @@ __all__ = ["SolverSpec", "register_solver", "solver_spec", "solver_names", "SOLV
 class SolverSpec:
     """An exact solver: ``prepare(request, variant) -> (prepared, label)``
     (``label``: the solver's name in results, e.g. ``"milp:HiGHS"``) and
-    ``run(request, prepared) -> SolveResult``."""
+    ``run(request, prepared) -> SolveResult``; ``options``: the names of the
+    solver's own options (``solve(..., options={...})``)."""
 
     name: str
     summary: str
     prepare: Callable[[SolveRequest, str], tuple[Any, str]]
     run: Callable[[SolveRequest, Any], SolveResult]
     variants: bool = False
+    options: frozenset[str] = frozenset()
 
 
 _REGISTRY: dict[str, SolverSpec] = {}
@@ -103,7 +105,9 @@ register_solver(SolverSpec(
     _prepare_astar, lambda request, cands: solve_astar(request, cands)))
 register_solver(SolverSpec(
     "lns", "anytime improvement of the best heuristic: local moves on the critical chain, exact window repairs",
-    lambda request, variant: (None, "lns"), lambda request, prepared: solve_lns(request)))
+    lambda request, variant: (None, "lns"),
+    lambda request, prepared: solve_lns(request, LnsOptions(**request.options)),
+    options=frozenset(LnsOptions.__dataclass_fields__)))
 register_solver(SolverSpec(
     "portfolio", "CP-SAT and the A* search at once, sharing the best schedule; the first proof wins",
     _prepare_portfolio, lambda request, prepared: solve_portfolio(request, *prepared)))

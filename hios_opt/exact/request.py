@@ -47,7 +47,8 @@ class SolveRequest:
     ``deadline`` is a :func:`time.monotonic` time (the whole call must end
     near it); ``warm`` is the schedule the search starts from (set by
     :func:`~hios_opt.exact.solve` once the warm start has run);
-    ``incumbent`` collects every schedule and bound found.
+    ``incumbent`` collects every schedule and bound found; ``options`` are
+    the solver's own (checked by the solver).
     """
 
     graph: OpGraph
@@ -60,6 +61,7 @@ class SolveRequest:
     resolution_ms: float | None = None
     callback: Callable[[SolveProgress], Any] | None = None
     started: float = field(default_factory=time.monotonic)
+    options: dict[str, Any] = field(default_factory=dict)
     warm: Schedule | None = None
     incumbent: Incumbent = field(init=False)
 

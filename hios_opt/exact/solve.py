@@ -9,10 +9,11 @@ schedule so far.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..costs import StageModel
+from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
@@ -39,6 +40,7 @@ def solve(
     log: bool = False,
     resolution_ms: float | None = None,
     callback: Callable[[SolveProgress], Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SolveResult:
     """Solve the scheduling problem exactly, or as far as the time limit allows.
 
@@ -91,6 +93,11 @@ def solve(
         solver's) or the proven bound improves; from whichever thread found
         it, never twice at once. The result is never worse than a schedule
         it was shown. An exception it raises stops the solve and is raised.
+    options : mapping, optional
+        The solver's own options: for ``"lns"`` the fields of
+        :class:`~hios_opt.exact.lns.LnsOptions` (``max_iterations`` gives a
+        deterministic run for a seed and one worker). An option the solver
+        does not take is an :class:`OptionError` that lists those it takes.
 
     Returns
     -------
@@ -120,7 +127,8 @@ def solve(
     6.5
     """
     spec, variant = solver_spec(solver)
-    request = SolveRequest(graph, platform, cost_model, time_limit, workers, seed, log, resolution_ms, callback)
+    request = SolveRequest(graph, platform, cost_model, time_limit, workers, seed, log, resolution_ms, callback,
+                           options=_solver_options(spec.name, spec.options, options))
     label = solver
     # A Ctrl-C is also recorded, so that one whose KeyboardInterrupt is lost
     # (raised inside a finalizer or gc callback) still stops the search.
@@ -144,6 +152,18 @@ def solve(
     if request.incumbent.error is not None:
         raise request.incumbent.error
     return with_incumbent(result, graph, platform, cost_model, request.incumbent, request.warm)
+
+
+def _solver_options(name: str, accepted: frozenset[str], options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise OptionError(f"options must be a mapping of option names to values, got {type(options).__name__}")
+    for key in options:
+        if key not in accepted:
+            takes = ", ".join(sorted(accepted)) if accepted else "no options"
+            raise OptionError(f"solver {name!r} does not take option {key!r}; it takes: {takes}")
+    return dict(options)
 
 
 def _interrupted(request: SolveRequest, solver: str) -> SolveResult:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -27,9 +28,18 @@ from ..platform import Platform
 from ..timing import edge_delays
 from .grid import to_ticks
 
-__all__ = ["repair_window"]
+__all__ = ["repair_window", "Repair"]
 
 Plan = list[list[tuple[int, ...]]]
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A repaired plan and its makespan on the time grid (ms), which is at
+    most the plan's real makespan (the grid rounds durations down)."""
+
+    plan: Plan
+    makespan_ms: float
 
 
 def _groups(graph: OpGraph, window: Sequence[int], streams: int) -> list[tuple[int, ...]]:
@@ -55,7 +65,7 @@ def repair_window(
     seconds: float,
     wall_seconds: float,
     seed: int = 0,
-) -> Plan | None:
+) -> Repair | None:
     """The plan CP-SAT finds with only ``window``'s ops free (``None`` when it
     finds nothing), judged by the caller.
 
@@ -85,8 +95,13 @@ def repair_window(
     n_gpus, streams = platform.gpus, platform.streams
     r = resolution_ms
 
+    # No schedule within the current makespan uses a duration or delay
+    # longer than it: such values become one tick past it (and never
+    # overflow the model's integers, whatever the data).
+    limit = max(end, default=0.0) / r + 2
+
     def ticks(x: float) -> int:
-        return to_ticks(x, r)
+        return int(limit) if x / r > limit else to_ticks(x, r)
 
     def latency(ops: Sequence[int]) -> float:
         return graph.latency[ops[0]] if len(ops) == 1 else cost.stage_latency(graph, list(ops))
@@ -252,15 +267,28 @@ def repair_window(
                 m.add(cmax >= t_band[s] + dur[s] + (tail[f] if f is not None else 0))
         for c, gr in enumerate(groups):
             m.add(cmax >= t_op[gr[0]] + dur_g[c] + (tail[f] if f is not None else 0)).only_enforce_if(x[c][k])
-    # The makespan first, then the freed ops' ends: a repair that cannot yet
-    # shorten the makespan still pulls its part of the schedule earlier.
-    m.minimize(cmax * (len(window) * (horizon + 1) + 1) + sum(e_op.values()))
+    # The makespan, weighted well above the freed ops' ends: a repair that
+    # cannot shorten the makespan still pulls its part of the schedule
+    # earlier. (A strict order, a weight above the ends' whole range, makes
+    # coefficients CP-SAT handles badly; the caller judges the plan anyway.)
+    m.minimize(cmax * (4 * len(window)) + sum(e_op.values()))
 
-    # -- hint: the current plan
+    # -- hint: the current plan (the window is made of whole stages, so each
+    # freed op's current stage is one of the groups)
     gpu_now = {v: flat[s][0] for s in range(len(flat)) for v in flat[s][1]}
+    stage_now = {v: flat[s][1] for s in range(len(flat)) for v in flat[s][1]}
+    start_now = {v: start[s] for s in range(len(flat)) for v in flat[s][1]}
     for v in window:
         for k in range(n_gpus):
             m.add_hint(y[v][k], gpu_now[v] == k)
+        m.add_hint(t_op[v], min(horizon, ticks(start_now[v])))
+    for c, gr in enumerate(groups):
+        current = stage_now[gr[0]] == gr
+        m.add_hint(z[c], current)
+        for k in range(n_gpus):
+            m.add_hint(x[c][k], current and gpu_now[gr[0]] == k)
+    for s in band:
+        m.add_hint(t_band[s], min(horizon, ticks(start[s])))
 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -290,4 +318,4 @@ def repair_window(
     for k in range(n_gpus):
         rows[k].sort(key=lambda row: (row[0], row[1], row[2]))
         out.append([tuple(sorted(row[3])) for row in rows[k]])
-    return out
+    return Repair(out, solver.value(cmax) * r)
