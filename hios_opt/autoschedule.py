@@ -29,6 +29,7 @@ from .bounds import best_bound
 from .checks import canonical_name, check_number
 from .errors import ProblemTooLargeError, SolverError
 from .evaluate import evaluate
+from .exact import SOLVERS as EXACT_SOLVERS
 from .exact import solve
 from .graph import OpGraph
 from .heuristics import algorithms, schedule
@@ -42,8 +43,9 @@ __all__ = ["DEFAULT_SOLVER", "SOLVERS", "Search", "best_schedule", "check_solver
 #: and the A* search side by side, each strong where the other is weak.
 DEFAULT_SOLVER = "portfolio"
 
-#: Solver names :func:`best_schedule` accepts (and ``"milp:NAME"``, and None for heuristics only).
-SOLVERS = ("cpsat", "milp", "astar", "portfolio")
+#: Solver names :func:`best_schedule` accepts: those of :mod:`hios_opt.exact`'s registry
+#: (and ``"milp:NAME"``, and None for heuristics only).
+SOLVERS = EXACT_SOLVERS
 
 #: A solver's schedule replaces the best heuristic's only when it is shorter by more than this (relative).
 _BETTER = 1e-9
@@ -106,9 +108,9 @@ def best_schedule(
     graph, platform
         The problem.
     solver : str or None
-        ``"cpsat"``, ``"milp"`` (or ``"milp:NAME"``), ``"astar"``,
-        ``"portfolio"`` (default, :data:`DEFAULT_SOLVER`), or None for the
-        heuristics alone.
+        A solver of :data:`SOLVERS` (``"cpsat"``, ``"milp"`` or
+        ``"milp:NAME"``, ``"astar"``, ``"lns"``, ``"portfolio"``: the
+        default, :data:`DEFAULT_SOLVER`), or None for the heuristics alone.
     time_limit : float
         Seconds for the whole search; the solver gets what the heuristics
         left (at least a tenth of it).

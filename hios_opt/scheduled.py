@@ -780,9 +780,10 @@ def optimize(
         logical GPU ``k`` on ``cuda:(k mod N)``; otherwise every logical GPU
         shares the device and the plan is replayed as one CUDA graph.
     solver : str or None
-        The exact solver (``"portfolio"``, ``"cpsat"``, ``"astar"``,
-        ``"milp"``), warm-started from the best heuristic; None: heuristics
-        only (:func:`hios_opt.autoschedule.best_schedule`).
+        The exact solver (one of :data:`hios_opt.exact.SOLVERS`; default
+        :data:`hios_opt.autoschedule.DEFAULT_SOLVER`), warm-started from the
+        best heuristic; None: heuristics only
+        (:func:`hios_opt.autoschedule.best_schedule`).
     time_limit : float
         Seconds for the schedule search.
     costs : "measure", "estimate:GPU", OpGraph or path

@@ -234,7 +234,7 @@ def test_exact_solver_warm_started_and_reported(diamond) -> None:
 
 def test_unknown_solver_lists_the_valid_ones(diamond) -> None:
     net, x = diamond
-    with pytest.raises(AlgorithmError, match="cpsat, milp, astar, portfolio"):
+    with pytest.raises(AlgorithmError, match="cpsat, milp, astar"):
         optimize(net, x, **{**FAST, "solver": "gurobi"})
 
 
