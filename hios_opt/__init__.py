@@ -11,9 +11,10 @@ exact CP-SAT / MILP models that give the optimum or a proven lower bound.
 7.0
 
 Importing ``hios_opt`` does not import torch; the model zoo, tracing,
-profiling and the executor live in submodules that do, and need the
-optional ``torch`` extra (``pip install 'hios_opt[torch]'``). The bundled
-graphs are found by name through :mod:`hios_opt.data`.
+profiling, the executor and :func:`optimize` (loaded on first use) live in
+submodules that do, and need the optional ``torch`` extra (``pip install
+'hios_opt[torch]'``). The bundled graphs are found by name through
+:mod:`hios_opt.data`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "OpGraph", "Op", "Edge", "Platform", "Schedule", "Stage", "evaluate", "simulate", "Timeline",
     "AnalyticModel", "MeasuredModel", "StageModel", "lower_bound", "critical_path_bound", "work_bound",
     "generators", "errors", "HiosError", "schedule", "algorithms", "compare", "solve", "study", "__version__",
+    "optimize", "ScheduledModule",
 ]
 
 # Entry points that live in modules with heavier imports, loaded on first use.
@@ -45,6 +47,8 @@ _LAZY = {
     "compare": ("hios_opt.comparison", "compare"),
     "solve": ("hios_opt.exact", "solve"),
     "SolveResult": ("hios_opt.exact", "SolveResult"),
+    "optimize": ("hios_opt.scheduled", "optimize"),
+    "ScheduledModule": ("hios_opt.scheduled", "ScheduledModule"),
 }
 
 

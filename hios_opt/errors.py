@@ -36,6 +36,9 @@ __all__ = [
     "ExecutorError",
     "OpExecutionError",
     "DeviceError",
+    "ModelMismatchError",
+    "InputMismatchError",
+    "NotFasterWarning",
     "MissingDependencyError",
     "SpecError",
     "StoreError",
@@ -162,6 +165,22 @@ class OpExecutionError(ExecutorError):
 
 class DeviceError(ExecutorError):
     """A requested device is not available."""
+
+
+# --- scheduled modules (hios_opt.optimize) ----------------------------------
+class ModelMismatchError(HiosError, ValueError):
+    """A saved schedule is loaded for a model whose traced graph differs; the
+    message names the first op that differs."""
+
+
+class InputMismatchError(HiosError, ValueError):
+    """A scheduled module is called with inputs of another shape, dtype or
+    device than the ones it was scheduled for; the message names the input."""
+
+
+class NotFasterWarning(UserWarning):
+    """``optimize()`` measured no gain from the schedule and runs the model's
+    plain forward pass instead (the measured numbers are in the message)."""
 
 
 # --- installation ------------------------------------------------------------

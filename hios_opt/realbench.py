@@ -46,11 +46,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hios_opt.devices import check_device as check_device_of
 from hios_opt.errors import DeviceError, GraphError, OptionError
 
 __all__ = [
-    "bench_real", "DEFAULT_ALGORITHMS", "ModelRun", "prepare_model", "check_device", "device_map_for", "resolve_timing",
-    "logical_device_note", "profile_graph", "predict_ms", "outputs_match", "tolerance", "measure_handoff_ms",
+    "bench_real", "run_schedule", "ScheduleRun", "DEFAULT_ALGORITHMS", "ModelRun", "prepare_model", "check_device",
+    "device_map_for", "resolve_timing", "logical_device_note", "profile_graph", "predict_ms", "outputs_match", "tolerance", "measure_handoff_ms",
 ]
 
 #: Algorithms :func:`bench_real` runs by default (``"exact"`` is CP-SAT with a time limit).
@@ -96,10 +97,12 @@ class ModelRun:
 def check_device(device: str) -> str:
     """Normalise ``device`` to ``"cpu"`` or ``"cuda"``; fail if it is not usable.
 
+    The device itself is checked by :func:`hios_opt.devices.check_device`.
+
     Raises
     ------
     DeviceError
-        ``"cuda"`` without a visible GPU, or an unknown device.
+        ``"cuda"`` without a visible GPU, or another device than cpu and cuda.
 
     Examples
     --------
@@ -109,14 +112,7 @@ def check_device(device: str) -> str:
     text = str(device).strip().lower()
     if text not in ("cpu", "cuda"):
         raise DeviceError(f"unknown device {device!r}; use cpu or cuda")
-    if text == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise DeviceError(
-                f"--device cuda: no CUDA GPU is visible to torch {torch.__version__}; use --device cpu"
-            )
-    return text
+    return check_device_of(text).type
 
 
 def resolve_timing(device: str, cuda_graph: bool, timing: str | None) -> str:
@@ -415,6 +411,204 @@ def predict_ms(graph: Any, schedule: Any, platform: Any = None) -> float:
     if platform is None:
         platform = Platform(gpus=schedule.gpus, streams=schedule.streams)
     return float(evaluate(graph, platform, schedule).makespan)
+
+
+#: Backends :func:`run_schedule` can run a plan on.
+BACKENDS = ("cpu", "cuda", "distributed")
+
+
+@dataclass
+class ScheduleRun:
+    """What :func:`run_schedule` did: the plan, its prediction and its measurement.
+
+    Attributes
+    ----------
+    prepared : ModelRun
+        The model, its input and its plain forward output.
+    schedule : Schedule
+        The schedule that ran.
+    graph : OpGraph
+        The costs of the prediction.
+    graph_source : str
+        Where they came from (a file, or how they were profiled).
+    plan : Plan
+        The compiled plan.
+    measurement : Measurement
+        The executor's measurement (outputs of the last run, latencies).
+    predicted_ms : float
+        The evaluator's makespan of the schedule on ``graph``.
+    outputs_ok : bool
+        Whether the outputs equal the plain forward pass (:func:`outputs_match`).
+    max_abs_diff : float
+        Largest absolute difference from it.
+    device, backend : str
+        Where the plan ran.
+    threads : int or None
+        Intra-op threads of each worker (cpu) or rank (distributed).
+    granularity : str
+        Trace granularity.
+    note : str
+        :func:`logical_device_note` for the run.
+    """
+
+    prepared: ModelRun
+    schedule: Any
+    graph: Any
+    graph_source: str
+    plan: Any
+    measurement: Any
+    predicted_ms: float
+    outputs_ok: bool
+    max_abs_diff: float
+    device: str
+    backend: str
+    threads: int | None
+    granularity: str
+    note: str
+
+    @property
+    def prediction_error(self) -> float:
+        """``(measured - predicted) / predicted`` (:func:`hios_opt.results.prediction_error`)."""
+        from hios_opt.results import prediction_error
+
+        return prediction_error(self.measurement.median_ms, self.predicted_ms)
+
+
+def run_schedule(
+    model: str,
+    schedule: Any,
+    *,
+    input_size: int | None = None,
+    batch_size: int = 1,
+    device: str = "cpu",
+    backend: str | None = None,
+    graph: Any = None,
+    granularity: str | None = None,
+    threads: int | None = 1,
+    max_pairs: int | None = 200,
+    cache: bool = True,
+    progress: bool = False,
+    cuda_graph: bool = False,
+    timing: str | None = None,
+    warmup: int = 2,
+    repeat: int = 10,
+    timeout_s: float = 300.0,
+    model_options: Mapping[str, Any] | None = None,
+) -> ScheduleRun:
+    """Run one schedule of a zoo model on the executor; predicted against measured.
+
+    Builds and traces the model, binds the schedule to it, takes the costs
+    (``graph``, or a cached profile on ``device``), runs the plan and checks
+    its outputs against the plain forward pass. ``hios-opt run`` is this
+    function and a printout.
+
+    Parameters
+    ----------
+    model : str
+        Zoo model name.
+    schedule : Schedule or path
+        A schedule of the model's traced graph.
+    input_size, batch_size : int
+        As for :func:`prepare_model`.
+    device : {"cpu", "cuda"}
+        Where the model is profiled and runs.
+    backend : {"cpu", "cuda", "distributed"}, optional
+        Executor backend (default: the device's).
+    graph : OpGraph or path, optional
+        Costs for the prediction (default: profile on ``device``, cached).
+    granularity : {"block", "module"}, optional
+        Trace granularity (default: the graph's, else ``"block"``).
+    threads : int or None
+        Intra-op threads of each worker (cpu), each rank (distributed), and
+        of the profile.
+    max_pairs, cache, progress, timing
+        Profile options (:func:`profile_graph`).
+    cuda_graph : bool
+        Replay the plan as one CUDA graph (cuda backend).
+    warmup, repeat, timeout_s
+        As for :func:`hios_opt.executor.run`.
+    model_options : mapping, optional
+        Zoo model options.
+
+    Returns
+    -------
+    ScheduleRun
+
+    Raises
+    ------
+    CoverageError
+        The schedule does not cover the traced model (the message says which
+        model, size, batch and granularity it was bound to).
+    DeviceError, OptionError, GraphError
+        A device that is not there, a bad option, costs of another model.
+
+    Examples
+    --------
+    >>> from hios_opt import Schedule
+    >>> prepared = prepare_model("squeezenet", input_size=32)
+    >>> sched = Schedule.sequential(prepared.traced.ids)
+    >>> done = run_schedule("squeezenet", sched, input_size=32, graph=prepared.traced.to_opgraph(),
+    ...                     warmup=0, repeat=2)
+    >>> done.outputs_ok, done.measurement.runs
+    (True, 2)
+    """
+    from hios_opt import OpGraph, Schedule
+    from hios_opt.errors import CoverageError
+    from hios_opt.executor import compile, run
+
+    device = check_device(device)
+    backend = (backend or device).strip().lower()
+    if backend not in BACKENDS:
+        raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "cuda":
+        check_device("cuda")
+    if cuda_graph and backend != "cuda":
+        raise OptionError(f"CUDA graphs (--cuda-graph) need the cuda backend, not {backend}")
+    timing = resolve_timing(device, cuda_graph, timing)
+    if not isinstance(schedule, Schedule):
+        schedule = Schedule.load(schedule)
+    graph_source = ""
+    if graph is not None and not isinstance(graph, OpGraph):
+        graph_source = str(graph)
+        graph = OpGraph.load(graph)
+    if granularity is None and graph is not None:
+        granularity = graph.meta.get("granularity")
+    granularity = str(granularity or "block").strip().lower()
+    if granularity not in ("block", "module"):
+        raise OptionError(f"granularity must be one of block, module, got {granularity!r}")
+    prepared = prepare_model(model, input_size=input_size, batch_size=batch_size, device=device,
+                             granularity=granularity, options=model_options)
+    try:
+        plan = compile(prepared.traced, schedule, device_map_for(schedule.gpus, device))
+    except CoverageError as exc:
+        raise CoverageError(
+            f"{exc} -- was the schedule made for {prepared.name} at input size {prepared.input_size}, "
+            f"batch {prepared.batch_size}, {granularity} granularity?"
+        ) from exc
+    if graph is None:
+        graph = profile_graph(prepared, threads=threads, max_pairs=max_pairs, cache=cache, progress=progress,
+                              timing=timing)
+        graph_source = f"profiled on {device} ({graph.meta.get('threads')} thread(s), cached)"
+        if device == "cuda":
+            graph_source = f"profiled on {device} ({timing} timing, cached)"
+    else:
+        check_graph(graph, prepared.traced)
+        graph_source = graph_source or f"graph {graph.name!r}"
+    predicted = predict_ms(graph, schedule)
+    options: dict[str, Any] = {}
+    if backend == "cpu":
+        options["intra_op_threads"] = threads
+    elif backend == "distributed":
+        options["threads_per_rank"] = threads
+    elif cuda_graph:
+        options["cuda_graph"] = True
+    measurement = run(plan, prepared.inputs, backend=backend, warmup=warmup, repeat=repeat, timeout_s=timeout_s,
+                      **options)
+    ok, diff = outputs_match(measurement.outputs, prepared.reference, device)
+    note = logical_device_note(schedule.gpus, schedule.streams, device,
+                               threads if backend in ("cpu", "distributed") else None, backend=backend)
+    return ScheduleRun(prepared, schedule, graph, graph_source, plan, measurement, predicted, ok, diff, device,
+                       backend, threads, granularity, note)
 
 
 def _make_schedules(

@@ -16,7 +16,8 @@ Grouping rule
   (``F.conv2d``, ``F.max_pool2d``, ``torch.matmul``, ``x.mean()`` ...).
 * ``granularity="block"`` additionally fuses a convolution with the
   BatchNorm that consumes it (when the BatchNorm is the convolution's only
-  user), and treats parameter-free activation/shape modules (``nn.ReLU``,
+  user; modules, or ``F.conv2d`` and ``F.batch_norm`` on parameters, as in
+  graphs captured by ``torch.compile``), and treats parameter-free activation/shape modules (``nn.ReLU``,
   ``nn.Dropout``, ``nn.Flatten``, ``nn.Identity`` ...) as glue, so that
   ``conv -> bn -> relu`` is one operator. ``granularity="module"`` keeps one
   operator per leaf-module call.
@@ -68,6 +69,7 @@ import torch.fx as fx
 from torch import nn
 from torch.fx.node import map_aggregate
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 from hios_opt.errors import OpExecutionError, ProfileError, TraceError
 
@@ -110,6 +112,7 @@ _GLUE_MODULES = (
 _CONV_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T_MODULES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _BN_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_CONV_FUNCTIONS = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"})
 _INPLACE_OPERATORS = frozenset({"iadd", "isub", "imul", "itruediv"})
 
 
@@ -693,10 +696,23 @@ def trace(
         with torch.no_grad():
             ShapeProp(gm).propagate(*inputs)
     except Exception as exc:
+        # ShapeProp wraps the error in one that prints the whole fx node; the cause is what the user needs
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        shapes = [list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__ for x in inputs]
         raise TraceError(
-            f"running {model_name!r} on the example input failed: {type(exc).__name__}: {exc}"
+            f"running {model_name!r} on the example input ({shapes}) failed{_failed_node(exc)}: "
+            f"{type(cause).__name__}: {cause}"
         ) from exc
     return _build(gm, module, inputs, granularity, model_name)
+
+
+def _failed_node(exc: BaseException) -> str:
+    """`` at node 'stem' (Linear)`` from ShapeProp's error, when it names one."""
+    text = str(exc)
+    if not text.startswith("ShapeProp error for: node=%"):
+        return ""
+    name = text[len("ShapeProp error for: node=%"):].split(" ", 1)[0]
+    return f" at node {name!r}"
 
 
 def _retrace(module: nn.Module, inputs: tuple[Any, ...], granularity: str, name: str) -> TracedGraph:
@@ -737,6 +753,19 @@ def _is_glue(node: fx.Node, modules: Mapping[str, nn.Module], granularity: str) 
         return granularity == "block" and isinstance(modules[node.target], _GLUE_MODULES)
     name = _target_name(node, modules)
     return name in _VIEW_GLUE or name in _ELEMENTWISE_GLUE
+
+
+def _is_batch_norm(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
+    """A BatchNorm module, or ``F.batch_norm`` (as in graphs captured by dynamo)."""
+    if node.op == "call_module":
+        return isinstance(modules[node.target], _BN_MODULES)
+    return node.op == "call_function" and _target_name(node, modules) == "batch_norm"
+
+
+def _is_convolution(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
+    if node.op == "call_module":
+        return isinstance(modules[node.target], _CONV_MODULES + _CONV_T_MODULES)
+    return node.op == "call_function" and _target_name(node, modules) in _CONV_FUNCTIONS
 
 
 def _mutates_input(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
@@ -831,17 +860,13 @@ def _build(
         if _is_glue(node, modules, granularity):
             if len(producers) == 1:
                 op_id = next(iter(producers))
-        elif (
-            granularity == "block"
-            and node.op == "call_module"
-            and isinstance(modules[node.target], _BN_MODULES)
-            and len(node.all_input_nodes) == 1
-        ):
-            src = node.all_input_nodes[0]
+        elif granularity == "block" and _is_batch_norm(node, modules):
+            src = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
             if (
-                src.op == "call_module"
-                and isinstance(modules[src.target], _CONV_MODULES + _CONV_T_MODULES)
+                src is not None
+                and _is_convolution(src, modules)
                 and len(src.users) == 1
+                and all(a is src or a.op == "get_attr" for a in node.all_input_nodes)
                 and src.name in owner
                 and members[owner[src.name]][-1] is src
             ):
@@ -973,25 +998,20 @@ def _fetch_attr(root: nn.Module, target: str) -> Any:
 
 
 def iter_tensors(value: Any) -> Iterable[torch.Tensor]:
-    """Yield every tensor inside a (nested tuple/list/dict) value."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from iter_tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from iter_tensors(item)
+    """Yield every tensor inside a nested value (tuples, lists, dicts, named
+    tuples: any :mod:`torch.utils._pytree` container).
+
+    >>> [tuple(t.shape) for t in iter_tensors({"a": torch.zeros(1), "b": (2, [torch.zeros(2, 3)])})]
+    [(1,), (2, 3)]
+    """
+    return (leaf for leaf in tree_leaves(value) if isinstance(leaf, torch.Tensor))
 
 
 def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
-    """Apply ``fn`` to every tensor inside a (nested tuple/list/dict) value."""
-    if isinstance(value, torch.Tensor):
-        return fn(value)
-    if isinstance(value, tuple):
-        return tuple(map_tensors(v, fn) for v in value)
-    if isinstance(value, list):
-        return [map_tensors(v, fn) for v in value]
-    if isinstance(value, dict):
-        return {k: map_tensors(v, fn) for k, v in value.items()}
-    return value
+    """Apply ``fn`` to every tensor inside a nested value; other leaves and
+    the containers' types are kept.
+
+    >>> map_tensors((torch.ones(2), "x", [torch.zeros(1)]), lambda t: t + 1)
+    (tensor([2., 2.]), 'x', [tensor([1.])])
+    """
+    return tree_map_only(torch.Tensor, fn, value)

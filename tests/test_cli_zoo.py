@@ -95,7 +95,7 @@ def test_profile_cpu_measures(tmp_path, capsys):
         (["profile", "inception_v3", "--input-size", "40", "--device", "estimate:h100", "-o", "x.json"], "75"),
         (["profile", "squeezenet", "--batch", "0", "--device", "estimate:h100", "-o", "x.json"], "batch"),
         (["profile", "squeezenet", "--device", "estimate:p100", "-o", "x.json"], "estimate:h200"),
-        (["profile", "squeezenet", "--device", "tpu", "-o", "x.json"], "valid devices: cpu, cuda, cuda:N"),
+        (["profile", "squeezenet", "--device", "tpu", "-o", "x.json"], "devices here: cpu"),
         (["profile", "squeezenet", "--device", "estimate:v100", "--dtype", "bf16", "-o", "x.json"], "bf16"),
         (["profile", "squeezenet", "--device", "estimate:v100", "--link", "ib", "-o", "x.json"], "valid links"),
         (["profile", "squeezenet", "--granularity", "layer", "-o", "x.json"], "block, module"),

@@ -322,6 +322,18 @@ def test_executor_reuse_and_close(models) -> None:
         executor(*inputs)
 
 
+def test_an_executor_nobody_closed_ends_its_workers_when_collected(models) -> None:
+    _, inputs, traced, expected = models["diamond"]
+    executor = CpuExecutor(compile(traced, random_schedule(traced, 2, 2)))
+    assert_same(executor(*inputs).outputs, expected)
+    workers = _hios_threads()
+    assert workers
+    del executor  # the workers hold no reference to it: it is collected, and its __del__ stops them
+    for thread in workers:
+        thread.join(5)
+    assert not _hios_threads()
+
+
 def test_run_rejects_bad_arguments(models) -> None:
     _, inputs, traced, _ = models["diamond"]
     plan = compile(traced, sequential(traced))

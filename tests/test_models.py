@@ -30,6 +30,8 @@ CASES = [
     ("randwire-small", "randwire", SMALL_RANDWIRE, 32, 1),
     ("randwire-regular", "randwire", {**SMALL_RANDWIRE, "setting": "regular", "nodes": 12}, 40, 2),
     ("randwire-sum", "randwire", {**SMALL_RANDWIRE, "aggregation": "sum", "seed": 3}, 33, 1),
+    ("vit_moe-min", "vit_moe", {"num_classes": 10}, 16, 2),
+    ("vit_moe-odd", "vit_moe", {"experts": 3, "slots_per_expert": 2, "patch_size": 8}, 37, 1),
 ]
 
 
@@ -57,8 +59,8 @@ def built() -> dict[str, torch.nn.Module]:
 
 # --- registry ----------------------------------------------------------------
 def test_names_and_info() -> None:
-    assert zoo.names() == ["inception_v3", "nasnet", "randwire", "squeezenet"]
-    defaults = {"inception_v3": 299, "nasnet": 331, "randwire": 224, "squeezenet": 224}
+    assert zoo.names() == ["inception_v3", "nasnet", "randwire", "squeezenet", "vit_moe"]
+    defaults = {"inception_v3": 299, "nasnet": 331, "randwire": 224, "squeezenet": 224, "vit_moe": 224}
     for name in zoo.names():
         meta = zoo.info(name)
         assert meta.name == name
@@ -228,7 +230,7 @@ def test_unknown_model_lists_valid_names() -> None:
     raises(["None"], zoo.get, None)
 
 
-@pytest.mark.parametrize("name", ["inception_v3", "nasnet", "randwire", "squeezenet"])
+@pytest.mark.parametrize("name", ["inception_v3", "nasnet", "randwire", "squeezenet", "vit_moe"])
 def test_input_size_below_minimum(name) -> None:
     minimum = zoo.info(name).min_input_size
     raises([name, str(minimum - 1), f"minimum is {minimum}"], zoo.get, name, input_size=minimum - 1)
@@ -286,6 +288,10 @@ def test_unknown_option_names_it_and_lists_valid_ones() -> None:
         ("randwire", {"seed": -1}, ["'seed'", "-1"]),
         ("randwire", {"nodes": 1}, ["'nodes'", "1"]),
         ("inception_v3", {"num_classes": 0}, ["num_classes", "0"]),
+        ("vit_moe", {"variant": "huge"}, ["'huge'", "tiny", "small", "base"]),
+        ("vit_moe", {"experts": 0}, ["'experts'", "0"]),
+        ("vit_moe", {"moe_blocks": 7}, ["'moe_blocks'", "7", "depth 6"]),
+        ("vit_moe", {"patch_size": 32}, ["input_size 16", "minimum is 32"]),
     ],
 )
 def test_bad_option_values(name, options, culprits) -> None:

@@ -250,3 +250,25 @@ def test_inception_like_edges_are_a_dag() -> None:
     assert all(position[e.src] < position[e.dst] for e in traced.edges)
     assert len(trace(Inception().eval(), x).ops) == len(traced.ops)
     assert isinstance(TwoInTwoOut(), nn.Module)
+
+
+def test_functional_conv_and_batch_norm_fuse_like_modules() -> None:
+    """Graphs captured by torch.compile call F.conv2d and F.batch_norm on parameters: one op, as the modules."""
+    import torch.nn.functional as F
+
+    class Functional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn = nn.BatchNorm2d(4).eval()
+
+        def forward(self, x):
+            y = F.conv2d(x, self.conv.weight, self.conv.bias)
+            y = F.batch_norm(y, self.bn.running_mean, self.bn.running_var, self.bn.weight, self.bn.bias)
+            return torch.relu(y)
+
+    net, x = Functional().eval(), torch.randn(1, 3, 8, 8)
+    traced = trace(net, x)
+    assert [op.kind for op in traced.ops] == ["conv2d+batch_norm+relu"]
+    assert torch.allclose(traced.run(x), net(x))
+    assert len(trace(net, x, granularity="module").ops) == 2

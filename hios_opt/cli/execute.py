@@ -20,8 +20,6 @@ from .common import emit_json, finite_float, positive_int
 from .zoo import _max_pairs
 
 DEVICES = ("cpu", "cuda")
-BACKENDS = ("cpu", "cuda", "distributed")
-GRANULARITIES = ("block", "module")
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,80 +120,30 @@ def _clean(value: Any) -> Any:
 # ---------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
     device = _check_common(args)
-    backend = (args.backend or device).strip().lower()
-    if backend not in BACKENDS:
-        raise OptionError(f"--backend must be one of {', '.join(BACKENDS)}, got {args.backend!r}")
-    if backend == "cuda" and device != "cuda":
-        from ..realbench import check_device
-
-        check_device("cuda")
-    if args.cuda_graph and backend != "cuda":
-        raise OptionError(f"--cuda-graph needs the cuda backend, not {backend}")
     max_pairs = _max_pairs(args.max_pairs)
     from ..executor.plan import check_timeout
-    from ..graph import OpGraph
+    from ..realbench import run_schedule, tolerance
     from ..schedules import Schedule
 
     check_timeout(args.timeout, "--timeout")  # up front: 1e30 s overflowed the waits after profiling
     schedule = Schedule.load(args.schedule)
-    graph = OpGraph.load(args.graph) if args.graph else None
-    granularity = args.granularity
-    if graph is not None and granularity is None:
-        granularity = graph.meta.get("granularity")
-    granularity = (granularity or "block").strip().lower()
-    if granularity not in GRANULARITIES:
-        raise OptionError(f"--granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}")
-
-    from ..executor import compile, run
-    from ..realbench import (
-        check_graph,
-        device_map_for,
-        logical_device_note,
-        outputs_match,
-        predict_ms,
-        prepare_model,
-        profile_graph,
-        tolerance,
-    )
-
-    prepared = prepare_model(args.model, input_size=args.input_size, batch_size=args.batch, device=device,
-                             granularity=granularity, options=_model_options(args))
     try:
-        plan = compile(prepared.traced, schedule, device_map_for(schedule.gpus, device))
+        done = run_schedule(
+            args.model, schedule, input_size=args.input_size, batch_size=args.batch, device=device,
+            backend=args.backend, graph=args.graph, granularity=args.granularity, threads=args.threads,
+            max_pairs=max_pairs, cache=not args.no_cache, progress=not args.json and sys.stderr.isatty(),
+            cuda_graph=args.cuda_graph, timing=args.timing, warmup=args.warmup, repeat=args.repeat,
+            timeout_s=args.timeout, model_options=_model_options(args),
+        )
     except CoverageError as exc:
-        raise CoverageError(
-            f"{exc} -- was {args.schedule} made for {prepared.name} at input size {prepared.input_size}, "
-            f"batch {prepared.batch_size}, {granularity} granularity?"
-        ) from exc
-    if graph is None:
-        graph = profile_graph(prepared, threads=args.threads, max_pairs=max_pairs, cache=not args.no_cache,
-                              progress=not args.json and sys.stderr.isatty(), timing=args.timing)
-        graph_source = f"profiled on {device} ({graph.meta.get('threads')} thread(s), cached)"
-        if device == "cuda":
-            graph_source = f"profiled on {device} ({args.timing} timing, cached)"
-    else:
-        check_graph(graph, prepared.traced)
-        graph_source = args.graph
-    predicted = predict_ms(graph, schedule)
-
-    options: dict[str, Any] = {}
-    if backend == "cpu":
-        options["intra_op_threads"] = args.threads
-    elif backend == "distributed":
-        options["threads_per_rank"] = args.threads
-    elif args.cuda_graph:
-        options["cuda_graph"] = True
-    measurement = run(plan, prepared.inputs, backend=backend, warmup=args.warmup, repeat=args.repeat,
-                      timeout_s=args.timeout, **options)
-    ok, diff = outputs_match(measurement.outputs, prepared.reference, device)
+        raise CoverageError(f"{exc} (schedule {args.schedule})") from exc
+    prepared, measurement, predicted = done.prepared, done.measurement, done.predicted_ms
+    backend, note, graph_source = done.backend, done.note, done.graph_source
+    ok, diff = done.outputs_ok, done.max_abs_diff
     rtol, atol = tolerance(device)
     if args.trace_out:
         measurement.to_chrome_trace(args.trace_out)
-    from ..results import prediction_error
-
-    error = prediction_error(measurement.median_ms, predicted)
-    note = logical_device_note(schedule.gpus, schedule.streams, device,
-                               args.threads if backend in ("cpu", "distributed") else None, backend=backend)
+    error = done.prediction_error
     if args.json:
         emit_json({
             "model": prepared.name, "input_size": prepared.input_size, "batch_size": prepared.batch_size,
@@ -208,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "rtol": rtol, "atol": atol, "trace": args.trace_out,
         })
     else:
-        print(f"{prepared.name} @ {prepared.input_size} px, batch {prepared.batch_size}: {len(plan.steps)} ops, "
+        print(f"{prepared.name} @ {prepared.input_size} px, batch {prepared.batch_size}: {len(done.plan.steps)} ops, "
               f"schedule {args.schedule} ({schedule.algorithm or '?'}, {schedule.gpus} GPU(s) x "
               f"{schedule.streams} stream(s), {len(schedule.stages)} stages)")
         print(f"backend {backend}: {note}")

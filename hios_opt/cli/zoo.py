@@ -15,6 +15,7 @@ import datetime
 import sys
 from typing import Any
 
+from ..devices import check_device
 from ..errors import OptionError, ProfileError
 from .common import emit_json, positive_int
 
@@ -158,25 +159,11 @@ def _check_device(device: str) -> str:
 
         get_device(text)
         return "estimate"
-    import torch
-
     try:
-        dev = torch.device(text)
-    except (RuntimeError, ValueError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda"):
-        valid = ", ".join(["cpu", "cuda", "cuda:N"] + [f"estimate:{d}" for d in ESTIMATE_DEVICES])
-        raise ProfileError(f"unknown device {device!r}; valid devices: {valid}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ProfileError(
-                f"device {device!r} is not available: no CUDA GPU is visible to torch {torch.__version__} "
-                "(measure with --device cpu, or estimate with --device estimate:h100)"
-            )
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ProfileError(f"device {device!r} is not available: this machine has {count} GPU(s), "
-                               f"cuda:0 .. cuda:{count - 1}")
+        check_device(text, error=ProfileError)
+    except ProfileError as exc:
+        estimates = ", ".join(f"estimate:{d}" for d in ESTIMATE_DEVICES)
+        raise ProfileError(f"{exc}; or estimate with {estimates}") from None
     return "measure"
 
 
@@ -230,17 +217,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
         from hios_opt.profile import measure_costs
 
         progress = not args.quiet and sys.stderr.isatty()
-        threads = torch.get_num_threads()
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
-        try:
-            measured = measure_costs(
-                traced, args.device.strip().lower(), warmup=args.warmup, repeat=args.repeat,
-                pairs=max_pairs != 0, max_pairs=max_pairs, progress=progress, cache=not args.no_cache,
-                link=not args.no_link, timing=args.timing,
-            )
-        finally:
-            torch.set_num_threads(threads)
+        measured = measure_costs(
+            traced, args.device.strip().lower(), warmup=args.warmup, repeat=args.repeat,
+            pairs=max_pairs != 0, max_pairs=max_pairs, progress=progress, cache=not args.no_cache,
+            link=not args.no_link, timing=args.timing, threads=args.threads,
+        )
         meta = {**measured.meta, **common, "date": measured.meta.get("date", common["date"]),
                 "max_pairs": max_pairs}
         graph = measured.with_costs(meta=meta, name=name)

@@ -16,16 +16,15 @@ True
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from hios_opt import _torch  # noqa: F401  (first: without torch, an error naming the [torch] extra)
 
 # isort: split
 from hios_opt.executor.cpu import CpuExecutor, RunRecord
 from hios_opt.executor.cuda import CudaExecutor, StreamEngine, SyncStreams
-from hios_opt.executor.measure import BACKENDS, Measurement, OpTiming, StageRecord, run
+from hios_opt.executor.distributed import ModelSpec, run_distributed
+from hios_opt.executor.measure import BACKENDS, run
 from hios_opt.executor.plan import Plan, PlannedOp, PlanStage, RemoteInput, compile
+from hios_opt.executor.records import Measurement, OpTiming, StageRecord
 
 __all__ = [
     "compile", "Plan", "PlannedOp", "PlanStage", "RemoteInput",
@@ -33,13 +32,3 @@ __all__ = [
     "CpuExecutor", "CudaExecutor", "StreamEngine", "SyncStreams", "RunRecord",
     "run_distributed", "ModelSpec",
 ]
-
-_LAZY = {"run_distributed": "hios_opt.executor.distributed", "ModelSpec": "hios_opt.executor.distributed"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hios_opt.executor' has no attribute {name!r}")

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from hios_opt.errors import ExecutorError, OpExecutionError
+from hios_opt.errors import DeviceError, ExecutorError, OpExecutionError
 from hios_opt.executor.plan import Plan, check_timeout
 
 __all__ = ["CpuExecutor", "RunRecord"]
@@ -186,8 +186,6 @@ class CpuExecutor:
     """
 
     def __init__(self, plan: Plan, *, timeout_s: float = 60.0, intra_op_threads: int | None = None) -> None:
-        from hios_opt.errors import DeviceError
-
         if plan.device_map is not None:
             bad = {g: str(d) for g, d in plan.device_map.items() if d.type != "cpu"}
             if bad:
@@ -207,7 +205,8 @@ class CpuExecutor:
         for slot, (key, items) in enumerate(self._lists.items()):
             q: queue.SimpleQueue[_RunState | None] = queue.SimpleQueue()
             thread = threading.Thread(
-                target=self._worker, args=(slot, q, items), name=f"hios-gpu{key[0]}-stream{key[1]}", daemon=True
+                target=_worker, args=(plan.traced.run_op, self.intra_op_threads, slot, q, items),
+                name=f"hios-gpu{key[0]}-stream{key[1]}", daemon=True
             )
             self._queues[key] = q
             self._threads.append(thread)
@@ -280,36 +279,39 @@ class CpuExecutor:
     def _running(state: _RunState) -> str:
         return ", ".join(op for op in state.current if op) or "none"
 
-    def _worker(self, slot: int, jobs: queue.SimpleQueue[_RunState | None], items: list[_Work]) -> None:
-        run_op = self.plan.traced.run_op
-        clock = time.perf_counter
-        torch.set_grad_enabled(False)  # grad mode and thread count are per thread
-        torch.set_num_threads(self.intra_op_threads)
-        while True:
-            state = jobs.get()
-            if state is None:
-                return
-            env, times, done, current = state.env, state.times, state.done, state.current
-            try:
-                for work in items:
-                    if state.abort.is_set():
-                        break
-                    if work.waits and not all(state.wait_for(op, work.op) for op in work.waits):
-                        break
-                    current[slot] = work.op
-                    start = clock()
-                    try:
-                        run_op(work.op, env)
-                    except BaseException as exc:  # noqa: BLE001 - reported to the caller
-                        state.fail(work.op, exc)
-                        break
-                    times[work.op] = (start, clock())
-                    current[slot] = None
-                    if work.signal:
-                        done[work.op].set()
-                    for value in work.free_local:
-                        del env[value]
-                    if work.free_shared:
-                        state.release(work.free_shared)
-            finally:
-                state.worker_finished()
+
+def _worker(run_op: Any, intra_op_threads: int, slot: int, jobs: queue.SimpleQueue[_RunState | None],
+            items: list[_Work]) -> None:
+    """One worker thread's loop. It holds no reference to its executor, so that an
+    executor nobody closed is still collected, and its ``__del__`` ends the workers."""
+    clock = time.perf_counter
+    torch.set_grad_enabled(False)  # grad mode and thread count are per thread
+    torch.set_num_threads(intra_op_threads)
+    while True:
+        state = jobs.get()
+        if state is None:
+            return
+        env, times, done, current = state.env, state.times, state.done, state.current
+        try:
+            for work in items:
+                if state.abort.is_set():
+                    break
+                if work.waits and not all(state.wait_for(op, work.op) for op in work.waits):
+                    break
+                current[slot] = work.op
+                start = clock()
+                try:
+                    run_op(work.op, env)
+                except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                    state.fail(work.op, exc)
+                    break
+                times[work.op] = (start, clock())
+                current[slot] = None
+                if work.signal:
+                    done[work.op].set()
+                for value in work.free_local:
+                    del env[value]
+                if work.free_shared:
+                    state.release(work.free_shared)
+        finally:
+            state.worker_finished()

@@ -333,7 +333,6 @@ class StreamEngine:
                         env.pop(key, None)
         if self.transport is not None:
             self.transport.finish(env)
-        self._last_events = events
         return env, op_events
 
     def _fetch(
@@ -415,6 +414,12 @@ class CudaExecutor:
     api : StreamApi, optional
         Stream implementation; :class:`SyncStreams` runs the same engine on
         the CPU (testing without a GPU). Default: :class:`CudaStreams`.
+    synchronize : bool
+        With ``cuda_graph``: wait for each replay before returning (default).
+        ``False`` returns as soon as the replay and the copies of its outputs
+        are queued on the caller's current stream, as a module's forward
+        does (the outputs are then ready for work queued after it on that
+        stream; ``latency_ms`` is only the time to queue them).
 
     Raises
     ------
@@ -445,6 +450,7 @@ class CudaExecutor:
         cuda_graph: bool = False,
         output_device: str | torch.device | None = None,
         api: StreamApi | None = None,
+        synchronize: bool = True,
     ) -> None:
         if api is None:
             api = CudaStreams()
@@ -464,6 +470,7 @@ class CudaExecutor:
         self.api = api
         self.devices = devices
         self.cuda_graph = cuda_graph
+        self.synchronize = synchronize
         self.output_device = None if output_device is None else torch.device(output_device)
         self.engine = StreamEngine(plan, devices, api, timing=timing)
         self._graph: Any = None
@@ -513,7 +520,8 @@ class CudaExecutor:
                     )
                 dst.copy_(src, non_blocking=True)
         self._graph.replay()
-        torch.cuda.synchronize(device)
+        if self.synchronize:
+            torch.cuda.synchronize(device)
         outputs = map_tensors(self.engine.outputs(self._static_env), lambda t: t.clone())
         if out_device is not None:
             outputs = map_tensors(outputs, lambda t: t.to(out_device))

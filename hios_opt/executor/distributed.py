@@ -17,7 +17,7 @@ Two ways to launch:
 * from Python, :func:`run_distributed` spawns ``world_size`` local ranks
   with ``torch.multiprocessing`` (rendezvous on ``127.0.0.1`` on a free port,
   gloo bound to the loopback interface), waits for them under one deadline,
-  and returns a :class:`~hios_opt.executor.measure.Measurement`;
+  and returns a :class:`~hios_opt.executor.records.Measurement`;
 * with ``torchrun``: ``torchrun --nproc-per-node K -m
   hios_opt.executor.distributed --model zoo:squeezenet --schedule s.json``
   (see :func:`main`).
@@ -54,11 +54,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from hios_opt.errors import ExecutorError
+from hios_opt.errors import DeviceError, ExecutorError
 from hios_opt.executor.cuda import CudaStreams, StreamEngine, SyncStreams
-from hios_opt.executor.measure import Measurement, op_timings
 from hios_opt.executor.plan import Plan, PlannedOp, RemoteInput, check_timeout, compile
-from hios_opt.trace import TracedGraph, trace
+from hios_opt.executor.records import Measurement, op_timings
+from hios_opt.trace import TracedGraph, map_tensors, trace
 
 __all__ = ["ModelSpec", "run_distributed", "run_rank", "main"]
 
@@ -324,8 +324,6 @@ def _spawned_rank(
 
 
 def _to_cpu(value: Any) -> Any:
-    from hios_opt.trace import map_tensors
-
     return map_tensors(value, lambda t: t.detach().cpu())
 
 
@@ -445,8 +443,6 @@ def run_distributed(
     if dist_backend not in ("gloo", "nccl"):
         raise ExecutorError(f"dist_backend must be 'gloo' or 'nccl', got {dist_backend!r}")
     if dist_backend == "nccl" and not torch.cuda.is_available():
-        from hios_opt.errors import DeviceError
-
         raise DeviceError("dist_backend='nccl' needs CUDA, which is not available; use 'gloo'")
     args = traced.example_inputs if inputs is None else _as_inputs(inputs)
     _check_inputs(traced, args)

@@ -30,6 +30,8 @@ from typing import Any
 import torch
 
 from hios_opt.errors import CoverageError, DeadlockError, ExecutorError, ScheduleError
+from hios_opt.evaluate import evaluate
+from hios_opt.platform import Platform
 from hios_opt.trace import TracedGraph
 
 __all__ = ["RemoteInput", "PlannedOp", "PlanStage", "Plan", "compile", "check_timeout", "MAX_TIMEOUT_S"]
@@ -276,8 +278,6 @@ def compile(
     >>> plan.transfers                    # ... and the model output comes back to GPU 0
     {(0, 1): ('_1',), (1, 0): ('_2',)}
     """
-    from hios_opt import Platform, evaluate
-
     if not isinstance(traced, TracedGraph):
         raise ExecutorError(f"compile() needs a TracedGraph, got {type(traced).__name__}")
     _check_coverage(traced, schedule)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from hios_opt.errors import ModelError
-from hios_opt.models import inception_v3, nasnet, randwire, squeezenet
+from hios_opt.models import inception_v3, nasnet, randwire, squeezenet, vit_moe
 from hios_opt.models.blocks import check_batch_size, check_input_size
 
 __all__ = ["ModelInfo", "get", "names", "info", "example_input"]
@@ -124,6 +124,27 @@ _ENTRIES: dict[str, _Entry] = {
         squeezenet.SqueezeNet,
         _squeezenet_min,
     ),
+    "vit_moe": _Entry(
+        ModelInfo(
+            name="vit_moe",
+            description="ViT with Soft MoE layers (Puigcerver et al. 2024); variant 'tiny' (192 wide, 6 blocks, "
+            "the last 3 with 8 parallel experts; 9.3M parameters at 224 px), 'small' or 'base'",
+            default_input_size=224,
+            min_input_size=vit_moe.MIN_INPUT_SIZE,
+            options={
+                "num_classes": 1000,
+                "variant": "tiny",
+                "experts": 8,
+                "slots_per_expert": 1,
+                "moe_blocks": None,
+                "patch_size": 16,
+                "mlp_ratio": 4,
+            },
+        ),
+        vit_moe.VitMoE,
+        lambda options: options.get("patch_size", vit_moe.MIN_INPUT_SIZE) if isinstance(
+            options.get("patch_size", 1), int) else 1,
+    ),
 }
 
 
@@ -133,7 +154,7 @@ def names() -> list[str]:
     Examples
     --------
     >>> names()
-    ['inception_v3', 'nasnet', 'randwire', 'squeezenet']
+    ['inception_v3', 'nasnet', 'randwire', 'squeezenet', 'vit_moe']
     """
     return sorted(_ENTRIES)
 
