@@ -6,7 +6,8 @@ import math
 import random
 
 from hios_opt import Edge, Op, OpGraph, Platform, evaluate, generators, lower_bound
-from hios_opt.heuristics.baselines import _earliest_gap, heft, sequential
+from hios_opt.heuristics.baselines import heft, sequential
+from hios_opt.heuristics.listing import earliest_gap
 from hios_opt.heuristics.common import upward_rank
 
 from .support.graphs import small_random_graph
@@ -45,14 +46,14 @@ def test_heft_fork_join_by_hand():
     assert set(s.placement.values()) == {0} and s.makespan_ms == 10.0
 
 
-def test_earliest_gap():
+def testearliest_gap():
     starts, ends = [0.0, 3.0], [1.0, 4.0]
-    assert _earliest_gap(starts, ends, 0.5, 1.5) == (1.0, 1)   # fits in the 1..3 gap
-    assert _earliest_gap(starts, ends, 0.5, 2.5) == (4.0, 2)   # too long: after the last op
-    assert _earliest_gap(starts, ends, 0.0, 1.0) == (1.0, 1)
-    assert _earliest_gap([], [], 2.0, 1.0) == (2.0, 0)
-    assert _earliest_gap(starts, ends, 5.0, 0.0) == (5.0, 2)
-    assert _earliest_gap([2.0], [3.0], 0.0, 2.0) == (0.0, 0)   # before the first op
+    assert earliest_gap(starts, ends, 0.5, 1.5) == (1.0, 1)   # fits in the 1..3 gap
+    assert earliest_gap(starts, ends, 0.5, 2.5) == (4.0, 2)   # too long: after the last op
+    assert earliest_gap(starts, ends, 0.0, 1.0) == (1.0, 1)
+    assert earliest_gap([], [], 2.0, 1.0) == (2.0, 0)
+    assert earliest_gap(starts, ends, 5.0, 0.0) == (5.0, 2)
+    assert earliest_gap([2.0], [3.0], 0.0, 2.0) == (0.0, 0)   # before the first op
 
 
 def test_heft_inserts_into_a_gap():
