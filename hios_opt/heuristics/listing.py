@@ -88,6 +88,8 @@ class GpuTimelines:
         Per op index: its finish time and GPU (``-1`` while unplaced).
     free : list of float
         Per GPU: when its last op ends (0.0 while empty).
+    order : list of int
+        The ops in the order they were placed.
 
     Examples
     --------
@@ -111,6 +113,7 @@ class GpuTimelines:
         self.free = [0.0] * n_gpus
         self.finish = [0.0] * graph.n_ops
         self.gpu_of = [-1] * graph.n_ops
+        self.order: list[int] = []
         self._ready_times = edge_delays(graph, platform).ready_times
         self._in_edges, self._edge_src = graph.in_edges, graph.edge_src
 
@@ -143,6 +146,7 @@ class GpuTimelines:
             self.slots[k].insert(index, v)
         self.finish[v] = finish
         self.gpu_of[v] = k
+        self.order.append(v)
 
     def earliest(self, v: int, insertion: bool, ready: list[float] | None = None) -> tuple[int, float, int]:
         """The GPU where op ``v`` starts first (the lowest index on a tie),
