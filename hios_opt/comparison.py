@@ -18,8 +18,8 @@ from .bounds import lower_bound
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
-from .heuristics import algorithm_options, schedule
-from .heuristics import algorithms as all_algorithms
+from .heuristics import BEST, algorithm_options, schedule
+from .heuristics import algorithms as heuristics
 from .heuristics.common import check_problem
 from .platform import Platform
 
@@ -29,9 +29,14 @@ __all__ = ["compare", "COLUMNS"]
 COLUMNS = ("algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s", "gap", "status")
 
 
+def all_algorithms() -> list[str]:
+    """Every name :func:`compare` accepts: the heuristics and ``"best"``."""
+    return [*heuristics(), BEST]
+
+
 def _names(algorithms: Iterable[str] | str | None) -> list[str]:
     if algorithms is None:
-        return all_algorithms()
+        return heuristics()
     if isinstance(algorithms, str):
         algorithms = [a for a in algorithms.split(",") if a.strip()]
     names = []
@@ -65,7 +70,9 @@ def compare(
     graph, platform
         The problem.
     algorithms : list of str or comma-separated str, optional
-        Heuristics to run (default: all of :func:`hios_opt.algorithms`).
+        Heuristics to run (default: all of :func:`hios_opt.algorithms`);
+        ``"best"`` adds the shortest of them all (its time is that of the
+        whole run).
     exact : {"cpsat", "milp", "astar", "portfolio"} or "milp:NAME", optional
         Also run :func:`hios_opt.exact.solve`, warm-started from the best
         heuristic schedule, and add the ``gap`` and ``status`` columns.
