@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hios_opt import Platform, Schedule, evaluate, generators, lower_bound
+from hios_opt import Platform, Schedule, algorithms, evaluate, generators, lower_bound
 from hios_opt.cli import main
 from hios_opt.comparison import compare
 from hios_opt.errors import AlgorithmError, OptionError
@@ -22,7 +22,7 @@ def test_one_row_per_algorithm():
     p = Platform(gpus=2)
     df = compare(g, p)
     assert list(df.columns) == ["algorithm", "makespan_ms", "speedup", "bound_ratio", "time_s"]
-    assert list(df.algorithm) == ["sequential", "ios", "heft", "hios-mr", "hios-lp"]
+    assert list(df.algorithm) == algorithms()
     rows = df.set_index("algorithm")
     assert rows.loc["sequential", "makespan_ms"] == 10.0 and rows.loc["sequential", "speedup"] == 1.0
     assert rows.loc["heft", "makespan_ms"] == 6.5
@@ -92,7 +92,9 @@ def test_cli_errors(capsys):
     assert main(["schedule", "named:diamond", "--algo", "nope"]) == 2
     assert "unknown algorithm 'nope'; valid:" in capsys.readouterr().err
     assert main(["schedule", "named:diamond", "--algo", "heft", "--window", "1"]) == 2
-    assert "--window: only for hios-lp and hios-mr" in capsys.readouterr().err
+    assert "--window: not for 'heft'; only for cpop, etf," in capsys.readouterr().err
+    assert main(["schedule", "named:diamond", "--algo", "etf", "--time-limit", "1"]) == 2
+    assert "--time-limit: not for 'etf'; only for best" in capsys.readouterr().err
     assert main(["schedule", "named:diamond", "--streams", "2", "--window", "3"]) == 2
     assert "window 3 is larger than the 2 stream(s)" in capsys.readouterr().err
 
@@ -141,3 +143,21 @@ def test_register_adds_both_commands():
     sched.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["compare", "g.json", "--algos", "heft", "--exact", "milp", "--time-limit", "3"])
     assert (args.algos, args.exact, args.time_limit) == ("heft", "milp", 3.0)
+
+
+def test_cli_knows_every_algorithm():
+    from hios_opt.cli.sched import ALGORITHMS
+
+    assert list(ALGORITHMS) == [*algorithms(), "best"]
+
+
+def test_cli_schedule_classic_and_best(capsys):
+    assert main(["schedule", "named:wide-layer", "--streams", "2", "--algo", "etf", "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert main(["schedule", "named:wide-layer", "--streams", "2", "--algo", "etf", "--no-intra", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert merged["meta"]["merges"] > 0 and alone["meta"]["merges"] == 0
+    assert merged["makespan_ms"] < alone["makespan_ms"]
+    assert main(["schedule", "named:diamond", "--gpus", "2", "--algo", "best", "--time-limit", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["algorithm"] == "best" and out["meta"]["winner"] in algorithms()
