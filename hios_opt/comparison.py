@@ -19,8 +19,8 @@ from .bounds import best_bound
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
-from .heuristics import algorithm_options, schedule
-from .heuristics import algorithms as all_algorithms
+from .heuristics import BEST, algorithm_options, schedule
+from .heuristics import algorithms as heuristics
 from .heuristics.common import check_problem
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_frame, result_row
@@ -32,9 +32,14 @@ COLUMNS = ("graph", "ops", "gpus", "streams", "algorithm", "makespan_ms", "lower
            "status", "time_s")
 
 
+def all_algorithms() -> list[str]:
+    """Every name :func:`compare` accepts: the heuristics and ``"best"``."""
+    return [*heuristics(), BEST]
+
+
 def _names(algorithms: Iterable[str] | str | None) -> list[str]:
     if algorithms is None:
-        return all_algorithms()
+        return heuristics()
     if isinstance(algorithms, str):
         algorithms = [a for a in algorithms.split(",") if a.strip()]
     names = []
@@ -68,7 +73,9 @@ def compare(
     graph, platform
         The problem.
     algorithms : list of str or comma-separated str, optional
-        Heuristics to run (default: all of :func:`hios_opt.algorithms`).
+        Heuristics to run (default: all of :func:`hios_opt.algorithms`);
+        ``"best"`` adds the shortest of them all (its time is that of the
+        whole run).
     exact : {"cpsat", "milp", "astar", "portfolio"} or "milp:NAME", optional
         Also run :func:`hios_opt.exact.solve`, warm-started from the best
         heuristic schedule: one more row, and every row's bound and gap

@@ -6,7 +6,7 @@ import math
 import random
 
 from hios_opt import Edge, Op, OpGraph, Platform, evaluate, generators, lower_bound
-from hios_opt.heuristics.baselines import _earliest_gap, heft, sequential
+from hios_opt.heuristics.baselines import heft, sequential
 from hios_opt.heuristics.common import upward_rank
 
 from .support.graphs import small_random_graph
@@ -43,16 +43,6 @@ def test_heft_fork_join_by_hand():
     g = generators.fork_join(branches=2, branch_latency_ms=4.0, comm_ms=5.0)
     s = heft(g, Platform(gpus=2))
     assert set(s.placement.values()) == {0} and s.makespan_ms == 10.0
-
-
-def test_earliest_gap():
-    starts, ends = [0.0, 3.0], [1.0, 4.0]
-    assert _earliest_gap(starts, ends, 0.5, 1.5) == (1.0, 1)   # fits in the 1..3 gap
-    assert _earliest_gap(starts, ends, 0.5, 2.5) == (4.0, 2)   # too long: after the last op
-    assert _earliest_gap(starts, ends, 0.0, 1.0) == (1.0, 1)
-    assert _earliest_gap([], [], 2.0, 1.0) == (2.0, 0)
-    assert _earliest_gap(starts, ends, 5.0, 0.0) == (5.0, 2)
-    assert _earliest_gap([2.0], [3.0], 0.0, 2.0) == (0.0, 0)   # before the first op
 
 
 def test_heft_inserts_into_a_gap():

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hios_opt import Platform, Schedule, evaluate, generators, lower_bound
+from hios_opt import Platform, Schedule, algorithms, evaluate, generators, lower_bound
 from hios_opt.bounds import best_bound
 from hios_opt.cli import main
 from hios_opt.comparison import compare
@@ -24,7 +24,7 @@ def test_one_row_per_algorithm():
     df = compare(g, p)
     assert list(df.columns) == ["graph", "ops", "gpus", "streams", "algorithm", "makespan_ms", "lower_bound_ms", "gap",
                                 "speedup", "status", "time_s"]
-    assert list(df.algorithm) == ["sequential", "ios", "heft", "hios-mr", "hios-lp"]
+    assert list(df.algorithm) == algorithms()
     assert (df.graph == g.name).all() and (df.ops == 4).all() and (df.gpus == 2).all() and (df.streams == 1).all()
     # the best bound of hios_opt.bounds (here the join's: 1 + 4 + 0.5 + 1), at least the cheap one
     assert (df.status == "heuristic").all() and (df.lower_bound_ms == best_bound(g, p).value_ms).all()
@@ -98,7 +98,9 @@ def test_cli_errors(capsys):
     assert main(["schedule", "named:diamond", "--algo", "nope"]) == 2
     assert "unknown algorithm 'nope'; valid:" in capsys.readouterr().err
     assert main(["schedule", "named:diamond", "--algo", "heft", "--window", "1"]) == 2
-    assert "--window: only for hios-lp and hios-mr" in capsys.readouterr().err
+    assert "--window: not for 'heft'; only for cpop, etf," in capsys.readouterr().err
+    assert main(["schedule", "named:diamond", "--algo", "etf", "--time-limit", "1"]) == 2
+    assert "--time-limit: not for 'etf'; only for best" in capsys.readouterr().err
     assert main(["schedule", "named:diamond", "--streams", "2", "--window", "3"]) == 2
     assert "window 3 is larger than the 2 stream(s)" in capsys.readouterr().err
 
@@ -148,3 +150,21 @@ def test_register_adds_both_commands():
     sched.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["compare", "g.json", "--algos", "heft", "--exact", "milp", "--time-limit", "3"])
     assert (args.algos, args.exact, args.time_limit) == ("heft", "milp", 3.0)
+
+
+def test_cli_knows_every_algorithm():
+    from hios_opt.cli.sched import ALGORITHMS
+
+    assert list(ALGORITHMS) == [*algorithms(), "best"]
+
+
+def test_cli_schedule_classic_and_best(capsys):
+    assert main(["schedule", "named:wide-layer", "--streams", "2", "--algo", "etf", "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert main(["schedule", "named:wide-layer", "--streams", "2", "--algo", "etf", "--no-intra", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert merged["meta"]["merges"] > 0 and alone["meta"]["merges"] == 0
+    assert merged["makespan_ms"] < alone["makespan_ms"]
+    assert main(["schedule", "named:diamond", "--gpus", "2", "--algo", "best", "--time-limit", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["algorithm"] == "best" and out["meta"]["winner"] in algorithms()

@@ -23,8 +23,10 @@ from .common import (
     shown,
 )
 
-# Kept here rather than imported so that building the parser stays cheap.
-ALGORITHMS = ("sequential", "ios", "heft", "hios-mr", "hios-lp")
+# Kept here rather than imported so that building the parser stays cheap
+# (tests/test_compare.py checks it against the registry).
+ALGORITHMS = ("sequential", "ios", "heft", "cpop", "etf", "dls", "mcp", "fcp", "flb", "minmin", "maxmin", "duplex",
+              "sufferage", "hios-mr", "hios-lp", "best")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algo", "-a", default="hios-lp", metavar="NAME",
                    help=f"algorithm: {', '.join(ALGORITHMS)} (default hios-lp)")
     p.add_argument("--window", "-w", type=positive_int, default=None,
-                   help="intra-GPU window of hios-lp / hios-mr, 1..streams (default min(2, streams))")
-    p.add_argument("--no-intra", action="store_true", help="hios-lp / hios-mr: skip the intra-GPU pass")
+                   help="intra-GPU window of the mapping heuristics (cpop ... hios-lp, best), 1..streams "
+                        "(default min(2, streams))")
+    p.add_argument("--no-intra", action="store_true", help="mapping heuristics: skip the intra-GPU pass")
+    p.add_argument("--time-limit", type=finite_float, default=None, metavar="SEC",
+                   help="best: skip the heuristics estimated not to fit in SEC seconds")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here")
     p.add_argument("--gantt", metavar="FILE",
                    help="write a Gantt chart: .png, .svg, .pdf, or .html (interactive: hover a bar for its op)")
@@ -56,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_platform_arguments(p)
     p.add_argument("--algos", default=None, metavar="A,B,C",
                    help=f"comma-separated algorithms (default: all of {', '.join(ALGORITHMS)})")
-    p.add_argument("--window", "-w", type=positive_int, default=None, help="intra-GPU window of hios-lp / hios-mr")
+    p.add_argument("--window", "-w", type=positive_int, default=None,
+                   help="intra-GPU window of the mapping heuristics")
+    p.add_argument("--no-intra", action="store_true", help="mapping heuristics: skip the intra-GPU pass")
     p.add_argument("--exact", default=None, metavar="SOLVER",
                    help="also solve exactly: cpsat, milp, astar or portfolio (one more row; every gap is then "
                         "to the solver's proven bound)")
@@ -67,17 +74,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_compare)
 
 
+_FLAGS = (("--window", "window"), ("--no-intra", "intra"), ("--time-limit", "time_limit"))
+
+
 def _algorithm_options(args: argparse.Namespace, algorithm: str) -> dict:
+    from ..heuristics import algorithm_options
+
     options: dict = {}
     if args.window is not None:
         options["window"] = args.window
     if getattr(args, "no_intra", False):
         options["intra"] = False
-    if options and algorithm.strip().lower().replace("_", "-") not in ("hios-lp", "hios-mr"):
+    if getattr(args, "time_limit", None) is not None:
+        options["time_limit"] = args.time_limit
+    taken = algorithm_options(algorithm)  # raises AlgorithmError on an unknown name
+    refused = [flag for flag, key in _FLAGS if key in options and key not in taken]
+    if refused:
         from ..errors import OptionError
 
-        flags = " and ".join(f for f, k in (("--window", "window"), ("--no-intra", "intra")) if k in options)
-        raise OptionError(f"{flags}: only for hios-lp and hios-mr, not for {algorithm!r}")
+        takers = [n for n in ALGORITHMS if any(k in algorithm_options(n) for f, k in _FLAGS if f in refused)]
+        raise OptionError(f"{' and '.join(refused)}: not for {algorithm!r}; only for {', '.join(takers)}")
     return options
 
 
@@ -128,6 +144,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     platform = platform_from_args(args)
     model = cost_model_from_args(args)
     options = {} if args.window is None else {"window": args.window}
+    if args.no_intra:
+        options["intra"] = False
     df = compare(graph, platform, args.algos, exact=args.exact, time_limit=args.time_limit, cost_model=model,
                  **options)
     if args.csv:

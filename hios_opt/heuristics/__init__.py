@@ -8,9 +8,25 @@ its options:
 ``sequential``    one GPU, one op at a time, topological order
 ``ios``           IOS's dynamic programming over stages, one GPU
 ``heft``          HEFT list scheduling, K GPUs, one stream each
+``cpop``          critical path on one GPU, the rest by earliest finish
+``etf``           earliest (op, GPU) start first
+``dls``           highest dynamic level (static level - start) first
+``mcp``           ALAP order, earliest start, insertion
+``fcp``           bottom level, enabling or first idle GPU
+``flb``           ETF's choice through two queues per GPU
+``minmin``        ready op of the smallest completion time first
+``maxmin``        ready op of the largest completion time first
+``duplex``        the shorter of MinMin and MaxMin
+``sufferage``     ready op that loses most without its best GPU first
 ``hios-mr``       HIOS min-finish mapping + intra-GPU sliding window
 ``hios-lp``       HIOS longest-path mapping + intra-GPU sliding window
 ================  ==========================================================
+
+The classic list schedulers (``cpop`` to ``sufferage``, see
+``docs/heuristics.md``) map ops onto GPUs one at a time, each GPU running one
+op at a time, then merge ops into concurrent stages with HIOS's intra-GPU
+pass (``window``, ``intra``) as HIOS-LP does. ``"best"`` runs them all and
+keeps the shortest schedule (:func:`best_of`).
 
 Examples
 --------
@@ -18,8 +34,8 @@ Examples
 >>> g = generators.fork_join(branches=2, branch_latency_ms=4.0, comm_ms=0.5)
 >>> schedule(g, Platform(gpus=2), "hios-lp").makespan_ms
 7.0
->>> algorithms()
-['sequential', 'ios', 'heft', 'hios-mr', 'hios-lp']
+>>> algorithms()[:4], len(algorithms())
+(['sequential', 'ios', 'heft', 'cpop'], 15)
 """
 
 from __future__ import annotations
@@ -27,32 +43,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..checks import canonical_name
 from ..costs import StageModel
-from ..errors import AlgorithmError, OptionError
+from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
 from .baselines import heft, sequential
+from .best import BEST, best_of
+from .cpop import cpop
+from .dls import dls
+from .duplex import duplex
+from .etf import etf
+from .fcp import fcp
+from .flb import flb
 from .hios_lp import hios_lp
 from .hios_mr import hios_mr
 from .intra import intra_gpu
 from .ios import ios
+from .mcp import mcp
+from .minmin import max_min, min_min
+from .sufferage import sufferage
 
 __all__ = ["schedule", "algorithms", "algorithm_options", "hios_lp", "hios_mr", "ios", "heft", "sequential",
-           "intra_gpu"]
+           "intra_gpu", "cpop", "etf", "dls", "mcp", "fcp", "flb", "min_min", "max_min", "duplex", "sufferage",
+           "best_of", "BEST"]
+
+_MAPPING_OPTIONS = frozenset({"window", "intra"})
 
 # name -> (function, options it accepts besides cost_model)
 _REGISTRY: dict[str, tuple[Callable[..., Schedule], frozenset[str]]] = {
     "sequential": (sequential, frozenset()),
     "ios": (ios, frozenset({"max_group_size", "max_part_size", "prune"})),
     "heft": (heft, frozenset()),
-    "hios-mr": (hios_mr, frozenset({"window", "intra"})),
-    "hios-lp": (hios_lp, frozenset({"window", "intra"})),
+    "cpop": (cpop, _MAPPING_OPTIONS),
+    "etf": (etf, _MAPPING_OPTIONS),
+    "dls": (dls, _MAPPING_OPTIONS),
+    "mcp": (mcp, _MAPPING_OPTIONS),
+    "fcp": (fcp, _MAPPING_OPTIONS),
+    "flb": (flb, _MAPPING_OPTIONS),
+    "minmin": (min_min, _MAPPING_OPTIONS),
+    "maxmin": (max_min, _MAPPING_OPTIONS),
+    "duplex": (duplex, _MAPPING_OPTIONS),
+    "sufferage": (sufferage, _MAPPING_OPTIONS),
+    "hios-mr": (hios_mr, _MAPPING_OPTIONS),
+    "hios-lp": (hios_lp, _MAPPING_OPTIONS),
 }
 
 
+#: Options of ``"best"`` (:func:`best_of`) besides cost_model.
+_BEST_OPTIONS = frozenset({"time_limit", "algorithms", "window", "intra"})
+
+
 def algorithms() -> list[str]:
-    """Names accepted by :func:`schedule`, baselines first."""
+    """The heuristics, baselines first. :func:`schedule` also accepts
+    ``"best"``, which runs them and keeps the shortest schedule."""
     return list(_REGISTRY)
 
 
@@ -62,17 +107,12 @@ def algorithm_options(algorithm: str) -> list[str]:
     >>> algorithm_options("hios-lp")
     ['intra', 'window']
     """
-    return sorted(_REGISTRY[_canonical(algorithm)][1])
+    name = _canonical(algorithm)
+    return sorted(_BEST_OPTIONS if name == BEST else _REGISTRY[name][1])
 
 
 def _canonical(algorithm: Any) -> str:
-    if not isinstance(algorithm, str):
-        raise AlgorithmError(f"algorithm must be a name, got {type(algorithm).__name__}; "
-                             f"valid: {', '.join(_REGISTRY)}")
-    name = algorithm.strip().lower().replace("_", "-")
-    if name not in _REGISTRY:
-        raise AlgorithmError(f"unknown algorithm {algorithm!r}; valid: {', '.join(_REGISTRY)}")
-    return name
+    return canonical_name(algorithm, [*_REGISTRY, BEST])
 
 
 def schedule(
@@ -90,12 +130,16 @@ def schedule(
     graph, platform
         The problem.
     algorithm : str
-        One of :func:`algorithms` (case and ``_``/``-`` do not matter).
+        One of :func:`algorithms`, or ``"best"`` (:func:`best_of`: every
+        heuristic that fits ``time_limit``, the shortest schedule kept);
+        case and ``_``/``-`` do not matter.
     cost_model : StageModel, optional
         Stage-latency model (default: measured table, analytic fallback).
     **options
-        Options of that algorithm: ``window`` and ``intra`` for HIOS-LP and
-        HIOS-MR; ``max_group_size``, ``max_part_size`` and ``prune`` for IOS.
+        Options of that algorithm: ``window`` and ``intra`` for HIOS-LP,
+        HIOS-MR and the classic list schedulers (CPOP to Sufferage);
+        ``max_group_size``, ``max_part_size`` and ``prune`` for IOS;
+        ``time_limit``, ``algorithms``, ``window`` and ``intra`` for ``"best"``.
 
     Returns
     -------
@@ -121,7 +165,7 @@ def schedule(
     hios_opt.errors.OptionError: hios-lp does not take option 'depth'; it takes: intra, window
     """
     name = _canonical(algorithm)
-    function, accepted = _REGISTRY[name]
+    function, accepted = (best_of, _BEST_OPTIONS) if name == BEST else _REGISTRY[name]
     for key in options:
         if key not in accepted:
             takes = ", ".join(sorted(accepted)) if accepted else "no options"

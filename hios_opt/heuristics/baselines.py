@@ -14,18 +14,14 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 from ..costs import StageModel
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
-from ..timing import edge_delays
 from .common import check_problem, finish_schedule, upward_rank
+from .listing import GpuTimelines, earlier
 
 __all__ = ["sequential", "heft"]
-
-_TOL = 1e-9
 
 
 def sequential(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = None) -> Schedule:
@@ -39,21 +35,6 @@ def sequential(graph: OpGraph, platform: Platform, *, cost_model: StageModel | N
     """
     check_problem(graph, platform, cost_model)
     return finish_schedule(graph, platform, [[[v] for v in graph.topo]], "sequential", cost_model)
-
-
-def _earliest_gap(starts: list[float], ends: list[float], ready: float, duration: float) -> tuple[float, int]:
-    """Earliest start ``t >= ready`` of a ``duration``-long op between the busy
-    intervals ``[starts[i], ends[i]]`` (sorted, disjoint), and the index where
-    it goes, so that the list stays in time order."""
-    i = bisect_right(ends, ready)  # intervals over by ``ready`` leave no gap after it
-    t = ready
-    while i < len(starts):
-        if t + duration <= starts[i]:
-            return t, i
-        if ends[i] > t:
-            t = ends[i]
-        i += 1
-    return t, i
 
 
 def heft(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = None) -> Schedule:
@@ -83,30 +64,18 @@ def heft(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = 
     6.5
     """
     check_problem(graph, platform, cost_model)
-    ready_times = edge_delays(graph, platform).ready_times
     rank = upward_rank(graph, platform)
     position = graph.topo_position
-    order = sorted(range(graph.n_ops), key=lambda v: (-rank[v], position[v]))
-    n_gpus = platform.gpus
-    starts: list[list[float]] = [[] for _ in range(n_gpus)]
-    ends: list[list[float]] = [[] for _ in range(n_gpus)]
-    slots: list[list[int]] = [[] for _ in range(n_gpus)]
-    finish = [0.0] * graph.n_ops
-    gpu_of = [-1] * graph.n_ops
-    lat, in_edges, edge_src = graph.latency, graph.in_edges, graph.edge_src
-    for v in order:
+    timelines = GpuTimelines(graph, platform)
+    lat = graph.latency
+    for v in sorted(range(graph.n_ops), key=lambda v: (-rank[v], position[v])):
+        ready = timelines.ready(v)
         best = None
-        ready = ready_times(in_edges[v], edge_src, finish, gpu_of)
-        for k in range(n_gpus):
-            t, i = _earliest_gap(starts[k], ends[k], ready[k], lat[v])
+        for k in range(platform.gpus):
+            t, i = timelines.start_on(v, k, ready[k], insertion=True)
             f = t + lat[v]
-            if best is None or f < best[0] - _TOL * max(1.0, best[0]):
+            if best is None or earlier(f, best[0]):
                 best = (f, k, t, i)
-        f, k, t, i = best
-        starts[k].insert(i, t)
-        ends[k].insert(i, f)
-        slots[k].insert(i, v)
-        finish[v] = f
-        gpu_of[v] = k
-    per_gpu = [[[v] for v in slots[k]] for k in range(n_gpus)]
-    return finish_schedule(graph, platform, per_gpu, "heft", cost_model)
+        _, k, t, i = best
+        timelines.place(v, k, t, i)
+    return finish_schedule(graph, platform, timelines.per_gpu(), "heft", cost_model)

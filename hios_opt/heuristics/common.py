@@ -11,11 +11,16 @@ never from a private copy:
 * :func:`priority_order` sorts the ops by latest start, ties by topological
   position. It is a topological order: along an edge ``u -> v`` the rank of
   ``u`` is at least ``t(u) + rank(v)``, so ``u`` never comes after ``v``.
+* :func:`downward_rank` is the longest path from a source to an op, the op
+  excluded, edge delays included (CPOP's ``rank_d``);
+* :func:`static_level` is the longest path of latencies alone from an op to a
+  sink, the op included (the static level of ETF and DLS).
 
 :func:`finish_schedule` turns per-GPU stage lists (op indices) into a
 :class:`~hios_opt.schedules.Schedule` whose ``makespan_ms`` is
 :func:`~hios_opt.evaluate.evaluate`'s number, so every heuristic reports the
-one evaluator's value.
+one evaluator's value (:func:`hios_opt.heuristics.intra.finish_mapping`
+runs the intra-GPU pass first).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from ..timing import edge_delays, simulate
 
 __all__ = [
     "upward_rank",
+    "downward_rank",
+    "static_level",
     "latest_start",
     "priority_order",
     "resolve_window",
@@ -66,6 +73,32 @@ def upward_rank(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
     (6.0, 3.5, 4.5, 1.0)
     """
     return graph.bottom_level(edge_delays(graph, platform).cross)
+
+
+def downward_rank(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
+    """CPOP's downward rank: longest path from a source to each op, op
+    latencies plus cross-GPU edge delays, the op itself excluded.
+
+    Examples
+    --------
+    >>> from hios_opt import generators
+    >>> downward_rank(generators.diamond(comm_ms=0.5), Platform(gpus=2))  # d: 1 + 0.5 + 3 + 0.5
+    (0.0, 1.5, 1.5, 5.0)
+    """
+    return graph.top_level(edge_delays(graph, platform).cross)
+
+
+def static_level(graph: OpGraph) -> tuple[float, ...]:
+    """Longest path of op latencies from each op to a sink, the op included,
+    without communication (the static level of ETF and DLS).
+
+    Examples
+    --------
+    >>> from hios_opt import generators
+    >>> static_level(generators.diamond())    # a: 1 + 3 + 1
+    (5.0, 3.0, 4.0, 1.0)
+    """
+    return graph.bottom_level()
 
 
 def latest_start(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
@@ -166,3 +199,4 @@ def finish_schedule(
     )
     schedule.makespan_ms = evaluate(graph, platform, schedule, cost_model).makespan
     return schedule
+

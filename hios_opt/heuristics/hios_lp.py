@@ -38,9 +38,9 @@ from ..errors import HiosError
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
-from ..timing import PartialTimeline, StageTimeline, edge_delays
-from .common import check_flag, check_problem, finish_schedule, priority_order, resolve_window
-from .intra import sliding_window
+from ..timing import PartialTimeline, edge_delays
+from .common import check_flag, check_problem, priority_order, resolve_window
+from .intra import finish_mapping
 
 __all__ = ["hios_lp", "longest_path_mapping"]
 
@@ -196,11 +196,5 @@ def hios_lp(
     per_gpu: list[list[list[int]]] = [[] for _ in range(platform.gpus)]
     for v in order:
         per_gpu[gpu_of[v]].append([v])
-    merges = 0
-    if intra and w > 1:
-        stages = StageTimeline(graph, platform, per_gpu, cost_model)
-        merges = sliding_window(stages, w)
-        per_gpu = stages.per_gpu()
-    meta = {"window": w, "intra": bool(intra), "paths": paths, "merges": merges,
-            "mapping_makespan_ms": timeline.makespan}
-    return finish_schedule(graph, platform, per_gpu, "hios-lp", cost_model, meta)
+    return finish_mapping(graph, platform, per_gpu, "hios-lp", cost_model, w, intra,
+                          {"paths": paths, "mapping_makespan_ms": timeline.makespan})

@@ -17,9 +17,9 @@ from ..costs import StageModel
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
-from ..timing import StageTimeline, edge_delays
-from .common import check_flag, check_problem, finish_schedule, priority_order, resolve_window
-from .intra import sliding_window
+from ..timing import edge_delays
+from .common import check_flag, check_problem, priority_order, resolve_window
+from .intra import finish_mapping
 
 __all__ = ["hios_mr", "min_finish_mapping"]
 
@@ -103,10 +103,5 @@ def hios_mr(
     per_gpu: list[list[list[int]]] = [[] for _ in range(platform.gpus)]
     for v in order:
         per_gpu[gpu_of[v]].append([v])
-    merges = 0
-    if intra and w > 1:
-        stages = StageTimeline(graph, platform, per_gpu, cost_model)
-        merges = sliding_window(stages, w)
-        per_gpu = stages.per_gpu()
-    meta = {"window": w, "intra": bool(intra), "merges": merges, "mapping_makespan_ms": mapping_makespan}
-    return finish_schedule(graph, platform, per_gpu, "hios-mr", cost_model, meta)
+    return finish_mapping(graph, platform, per_gpu, "hios-mr", cost_model, w, intra,
+                          {"mapping_makespan_ms": mapping_makespan})

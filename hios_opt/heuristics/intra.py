@@ -24,7 +24,7 @@ deadlock). The final makespan is still :func:`hios_opt.evaluate.evaluate`'s.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..costs import StageModel
@@ -36,7 +36,7 @@ from ..schedules import Schedule
 from ..timing import StageTimeline
 from .common import check_problem, finish_schedule, priority_order, resolve_window
 
-__all__ = ["intra_gpu", "sliding_window"]
+__all__ = ["intra_gpu", "sliding_window", "finish_mapping"]
 
 _TOL = 1e-9
 
@@ -181,3 +181,42 @@ def intra_gpu(
     merges = sliding_window(timeline, w)
     return finish_schedule(graph, platform, timeline.per_gpu(), algorithm, cost_model,
                            {"window": w, "merges": merges})
+
+
+def finish_mapping(
+    graph: OpGraph,
+    platform: Platform,
+    per_gpu: Sequence[Sequence[Sequence[int]]],
+    algorithm: str,
+    cost_model: StageModel | None,
+    window: int,
+    intra: bool,
+    meta: dict[str, Any] | None = None,
+) -> Schedule:
+    """The last step of every mapping heuristic: the sliding window (when
+    ``intra`` and ``window > 1``) on per-GPU stage lists, then
+    :func:`~hios_opt.heuristics.common.finish_schedule`. ``meta`` gets
+    ``window``, ``intra``, ``merges`` and ``mapping_makespan_ms`` (the
+    makespan before the pass), then the caller's entries.
+
+    Examples
+    --------
+    >>> from hios_opt import generators
+    >>> g = generators.wide_layer(width=2)    # src -> w0, w1 (1 ms, u = 0.5) -> dst
+    >>> s = finish_mapping(g, Platform(gpus=1, streams=2), [[[0], [1], [2], [3]]], "by-hand", None, 2, True)
+    >>> s.makespan_ms, s.meta["merges"], s.meta["mapping_makespan_ms"]
+    (2.5, 1, 3.0)
+    """
+    merges = 0
+    before = None
+    if intra and window > 1:
+        timeline = StageTimeline(graph, platform, per_gpu, cost_model)
+        before = timeline.makespan
+        merges = sliding_window(timeline, window)
+        per_gpu = timeline.per_gpu()
+    info: dict[str, Any] = {"window": window, "intra": bool(intra), "merges": merges, "mapping_makespan_ms": before}
+    info.update(meta or {})
+    schedule = finish_schedule(graph, platform, per_gpu, algorithm, cost_model, info)
+    if before is None:  # no pass: the schedule is the mapping
+        schedule.meta["mapping_makespan_ms"] = schedule.makespan_ms
+    return schedule

@@ -66,3 +66,20 @@ TINY_CASES = [(seed, 1 + seed % 3, 1 + (seed // 3) % 2, (0.0, 0.5, 2.0)[(seed //
 def paper_graph(ops: int, seed: int = 0) -> OpGraph:
     """The paper's random layered graphs: ``2 ops`` edges, ``ops // 6`` layers, CCR 0.5."""
     return generators.random_layered(ops, 2 * ops, max(2, ops // 6), 0.5, seed)
+
+
+def kwok_ahmad() -> OpGraph:
+    """The nine-task DAG of Kwok and Ahmad's survey ("Static Scheduling
+    Algorithms for Allocating Directed Task Graphs to Multiprocessors", ACM
+    Computing Surveys 31(4), 1999, Fig. 1), the textbook example of list
+    scheduling with communication: weights n1..n9 = 2, 3, 3, 4, 5, 4, 4, 4, 1;
+    edge costs on the edges. Its critical path n1 -> n7 -> n9 is
+    2 + 10 + 4 + 6 + 1 = 23; b-levels (with communication) 23, 15, 14, 15, 5,
+    10, 11, 10, 1; static levels (without) 11, 8, 8, 9, 5, 5, 5, 5, 1."""
+    from hios_opt import Edge, Op
+
+    weights = [2, 3, 3, 4, 5, 4, 4, 4, 1]
+    edges = [(1, 2, 4), (1, 3, 1), (1, 4, 1), (1, 5, 1), (1, 7, 10), (2, 6, 1), (2, 7, 1), (3, 8, 1), (4, 8, 1),
+             (6, 9, 5), (7, 9, 6), (8, 9, 5)]
+    return OpGraph([Op(f"n{i + 1}", float(w)) for i, w in enumerate(weights)],
+                   [Edge(f"n{u}", f"n{v}", float(c)) for u, v, c in edges], name="kwok-ahmad")
