@@ -15,13 +15,15 @@ from .incumbent import Incumbent
 
 __all__ = ["warm_start_schedule", "WARM_ALGORITHMS"]
 
-#: Heuristics tried by ``warm_start="auto"``, in this order.
-WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp")
+#: Heuristics tried by ``warm_start="auto"``, in this order (ETF and Sufferage are
+#: often shorter than the others where they win: docs/heuristics.md).
+WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp", "etf", "sufferage")
 
 #: Rough seconds per ops**2 of each warm-start heuristic on a 2-core machine
 #: (from benchmarks/results/heuristics_speed.csv, rounded up): "auto" skips a
 #: heuristic whose estimate would run past the solve's deadline.
-_WARM_SECONDS_PER_OPS2 = {"sequential": 0.0, "heft": 1e-8, "hios-mr": 5e-7, "hios-lp": 5e-7}
+_WARM_SECONDS_PER_OPS2 = {"sequential": 0.0, "heft": 1e-8, "hios-mr": 5e-7, "hios-lp": 5e-7, "etf": 3e-7,
+                          "sufferage": 2e-7}
 
 
 def warm_start_schedule(
