@@ -92,6 +92,7 @@ def run_demo(
     out_dir: str | Path | None = "hios_opt_demo",
     solver: str = "astar",
     log: Callable[[str], Any] | None = None,
+    progress: bool = False,
 ) -> Any:
     """Run the demo and return its table as a pandas DataFrame.
 
@@ -112,6 +113,8 @@ def run_demo(
         The exact solver: one of :data:`SOLVERS` or ``"milp:NAME"``.
     log
         Called with a progress line per step (e.g. ``print``).
+    progress
+        Show the exact solve's live progress bar (``solve(progress=True)``).
 
     Returns
     -------
@@ -159,7 +162,8 @@ def run_demo(
         # The warm start must fit the platform: IOS ran on one GPU, which does.
         best = min((r[0] for r in results.values()), key=lambda sched: sched.makespan_ms)
         say(f"{graph.name}: {solver} (time limit {time_limit:g} s, warm start {best.algorithm}) ...")
-        exact = solve(graph, platform, solver, time_limit=time_limit, workers=workers, warm_start=best)
+        exact = solve(graph, platform, solver, time_limit=time_limit, workers=workers, warm_start=best,
+                      progress=progress)
         say(f"{graph.name}: {solver:<10} {exact.makespan_ms:10.4f} ms  bound {exact.lower_bound_ms:.4f} ms  "
             f"{exact.status} ({exact.wall_time_s:.1f} s)")
         bound = exact.lower_bound_ms

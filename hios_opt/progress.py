@@ -10,6 +10,7 @@ best schedule came from. ``solve(..., progress=True)`` uses it.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import threading
 from typing import IO, Any
@@ -32,8 +33,10 @@ class SolveProgressBar:
     def __init__(self, time_limit: float | None, *, file: IO[str] | None = None, disable: bool = False,
                  description: str = "solve") -> None:
         total = time_limit if time_limit is not None and math.isfinite(time_limit) else None
+        # A terminal that reports no size (0 x 0) would make tqdm draw nothing.
+        size = shutil.get_terminal_size((100, 24))
         self._bar = tqdm(total=total, desc=description, unit="s", file=file if file is not None else sys.stderr,
-                         disable=disable, dynamic_ncols=True, leave=True,
+                         disable=disable, leave=True, ncols=size.columns, nrows=max(2, size.lines),
                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} s{postfix}"
                          if total is not None else "{desc}: {n:.1f} s{postfix}")
         self._lock = threading.Lock()

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--solver", type=_solver, default="astar", metavar="NAME",
                    help="exact solver: astar (proves the bundled Inception-v3 on 2 GPUs x 2 streams in about "
                         "20 s), cpsat (strongest with one stream or 4+ GPUs), milp (HiGHS; milp:cbc for CBC), "
-                        "portfolio (cpsat and astar at once)")
+                        "portfolio (cpsat and astar at once), lns (the improvement search)")
     p.add_argument("--out", default="hios_opt_demo", metavar="DIR", help="folder for Gantt charts and demo.csv")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -55,7 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     table = run_demo(args.graphs or DEFAULT_GRAPHS, gpus=args.gpus, streams=args.streams,
                      time_limit=args.time_limit, workers=args.workers, out_dir=args.out, solver=args.solver,
-                     log=progress)
+                     log=progress, progress=not args.quiet and not args.json and sys.stderr.isatty())
     notes = table.attrs.get("notes", [])
     if args.json:
         rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
