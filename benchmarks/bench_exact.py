@@ -39,7 +39,7 @@ deterministic time (``det_time``), which does not depend on the load.
 Usage::
 
     python benchmarks/bench_exact.py --quick
-    python benchmarks/bench_exact.py --data /work/shared/exact_benchmarks
+    python benchmarks/bench_exact.py --data PATH/TO/exact_benchmarks
     python benchmarks/bench_exact.py --parts reach --cluster tcp://HOST:8786
 """
 
@@ -61,7 +61,6 @@ from hios_opt.exact.benchmarks import BenchmarkInstance, load_directory
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-DEFAULT_DATA = Path("/work/shared/exact_benchmarks")
 BUNDLED_DATA = HERE.parent / "tests" / "data" / "exact"
 
 PUBLIC_FIELDS = ["dataset", "name", "processors", "n_ops", "solver", "time_limit_s", "optimum", "table_status",
@@ -285,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sample, under two minutes")
     parser.add_argument("--data", type=Path, default=None,
-                        help=f"public instances folder (default {DEFAULT_DATA}, else the bundled test subset)")
+                        help="public instances folder (default: the subset in tests/data/exact)")
     parser.add_argument("--workers", type=int, default=2, help="solver threads of the public part (default 2; the "
                                                                 "reach specs set their own)")
     parser.add_argument("--parts", default="public,reach", help="comma-separated: public, reach (none: only rebuild the summary)")
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = args.data or (DEFAULT_DATA if DEFAULT_DATA.exists() else BUNDLED_DATA)
+    data = args.data or BUNDLED_DATA
     parts = set(args.parts.split(","))
     solvers = set(args.solvers.split(","))
     suffix = ("_quick" if args.quick else "") + ("" if solvers >= {"cpsat", "milp"} else
