@@ -153,3 +153,15 @@ def test_bounds_hold_on_every_public_optimum():
         assert value <= case.optimum * (1 + TOL) + TOL, (case.name, case.processors, value, case.optimum)
         checked += 1
     assert checked >= 1950
+
+
+def test_solve_reports_its_static_bounds_and_what_it_skipped(monkeypatch):
+    import hios_opt.bounds.best as best
+
+    monkeypatch.setattr(best, "ENERGY_WORK_LIMIT", 1.0)
+    g = generators.random_layered(30, 60, 5, 0.5, seed=4)
+    p = Platform(gpus=3, streams=2)
+    r = ho.solve(g, p, "lns", time_limit=5, options={"max_iterations": 50})
+    static = r.stats["static_bounds"]
+    assert set(static["parts"]) == {"critical_path", "work", "paths"} and "energy" in static["skipped"]
+    assert r.lower_bound_ms >= max(static["parts"].values()) - 1e-12

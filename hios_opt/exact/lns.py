@@ -66,7 +66,7 @@ class LnsOptions:
     window; ``repair_seconds``: CP-SAT's deterministic time per repair;
     ``merge_every``: moves between two passes of the intra-GPU merging;
     ``kick_after``: moves without a new best before the search restarts from
-    the best with a few random moves.
+    the best with ``kick_moves`` random moves.
     """
 
     history: int = 64
@@ -76,11 +76,12 @@ class LnsOptions:
     repair_seconds: float = 0.1
     merge_every: int = 200
     kick_after: int = 5000
+    kick_moves: int = 3
 
     def __post_init__(self) -> None:
         check_int(self.history, "history", min_value=1)
         check_int(self.max_iterations, "max_iterations", min_value=1, none_ok=True)
-        for name in ("repair_every", "merge_every", "kick_after"):
+        for name in ("repair_every", "merge_every", "kick_after", "kick_moves"):
             check_int(getattr(self, name), name, min_value=0)
         check_int(self.window_ops, "window_ops", min_value=1)
         check_number(self.repair_seconds, "repair_seconds", min_value=0, include_min=False)
@@ -502,7 +503,7 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None, *,
             since_best += 1
             if opts.kick_after and since_best >= opts.kick_after:
                 current = best
-                for _ in range(3):
+                for _ in range(opts.kick_moves):
                     plan = search.propose(current, range(len(current.stage_ops)))
                     kicked = search.time(plan) if plan is not None else None
                     if kicked is not None:

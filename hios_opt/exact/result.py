@@ -58,7 +58,10 @@ class SolveResult:
     stats : dict
         Solver statistics (CP-SAT: branches, conflicts, booleans ...,
         ``static_bound_ms``, the model's bound before the search; MILP:
-        nodes, variables, constraints), plus model sizes.
+        nodes, variables, constraints), plus model sizes, and
+        ``static_bounds``: every bound of :func:`hios_opt.bounds.best_bound`
+        by name, which gave the largest, and those skipped (too large or too
+        slow for the instance) with the reason.
     warm_start : str or None
         Algorithm of the warm-start schedule, when one was used.
     warm_start_makespan_ms : float or None
@@ -172,7 +175,8 @@ def finish(
         span = evaluate(graph, platform, sched, cost_model).makespan
         if span < best_span:
             best, best_span = sched, span
-    bound = best_bound(graph, platform, cost_model).value_ms
+    static = best_bound(graph, platform, cost_model)
+    bound = static.value_ms
     if solver_bound_ms is not None and math.isfinite(solver_bound_ms):
         bound = max(bound, solver_bound_ms)
     makespan = None if best is None else best_span
@@ -198,7 +202,9 @@ def finish(
         warm_span = evaluate(graph, platform, warm, cost_model).makespan
     return SolveResult(
         status=status, schedule=best, makespan_ms=makespan, lower_bound_ms=bound, gap=gap,
-        wall_time_s=wall_time_s, solver=solver, solver_status=solver_status, stats=dict(stats or {}),
+        wall_time_s=wall_time_s, solver=solver, solver_status=solver_status,
+        stats={**(stats or {}), "static_bounds": {"best": static.best, "parts": dict(static.parts),
+                                                  "skipped": dict(static.skipped)}},
         warm_start=None if warm is None else warm.algorithm, warm_start_makespan_ms=warm_span,
         tolerance_ms=tolerance, interrupted=interrupted, time_limit_s=time_limit_s,
     )
