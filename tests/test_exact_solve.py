@@ -12,7 +12,7 @@ import time
 import pytest
 
 import hios_opt as ho
-from hios_opt import Platform, Schedule, evaluate, generators
+from hios_opt import Platform, Schedule, algorithms, evaluate, generators
 from hios_opt.bounds import lower_bound
 from hios_opt.costs import AnalyticModel
 from hios_opt.errors import AlgorithmError, OptionError, ScheduleError, SolverError
@@ -22,7 +22,7 @@ from hios_opt.exact.grid import DEFAULT_RESOLUTION_MS, GRID_TOLERANCE, auto_reso
 
 from .support.graphs import paper_graph, tiny
 
-HEURISTICS = ["sequential", "heft", "hios-mr", "hios-lp", "ios"]
+HEURISTICS = algorithms()  # every heuristic is a possible warm start
 
 
 def medium(seed: int = 0, nodes: int = 40) -> ho.OpGraph:

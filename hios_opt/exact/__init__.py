@@ -26,9 +26,9 @@ from .registry import SOLVERS, SolverSpec, register_solver, solver_names
 from .request import MAX_SEED, SolveRequest
 from .result import STATUSES, SolveResult
 from .solve import solve
-from .warm import WARM_ALGORITHMS, warm_start_schedule
+from .warm import WARM_SHARE, warm_algorithms, warm_start_schedule
 
 __all__ = ["solve", "SolveResult", "SolveProgress", "SolveRequest", "Incumbent", "SOLVERS", "STATUSES",
-           "SolverSpec", "register_solver", "solver_names", "warm_start_schedule", "WARM_ALGORITHMS",
+           "SolverSpec", "register_solver", "solver_names", "warm_start_schedule", "warm_algorithms", "WARM_SHARE",
            "stage_candidates", "count_candidates", "Candidates", "MAX_INTERVALS", "MAX_SEED", "deadline_check",
            "DeadlineCheck"]

@@ -8,22 +8,25 @@ from ..costs import StageModel
 from ..errors import HiosError, OptionError
 from ..evaluate import evaluate
 from ..graph import OpGraph
-from ..heuristics import schedule
+from ..heuristics import algorithms, schedule
+from ..heuristics.best import LEFT_OUT, estimated_seconds
 from ..platform import Platform
 from ..schedules import Schedule
 from .incumbent import Incumbent
 
-__all__ = ["warm_start_schedule", "WARM_ALGORITHMS"]
+__all__ = ["warm_start_schedule", "warm_algorithms", "WARM_SHARE"]
 
-#: Heuristics tried by ``warm_start="auto"``, in this order (ETF and Sufferage are
-#: often shorter than the others where they win: docs/heuristics.md).
-WARM_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp", "etf", "sufferage")
+#: Share of the time limit the ``"auto"`` warm start may take (the cheapest
+#: heuristic always runs).
+WARM_SHARE = 0.2
 
-#: Rough seconds per ops**2 of each warm-start heuristic on a 2-core machine
-#: (from benchmarks/results/heuristics_speed.csv, rounded up): "auto" skips a
-#: heuristic whose estimate would run past the solve's deadline.
-_WARM_SECONDS_PER_OPS2 = {"sequential": 0.0, "heft": 1e-8, "hios-mr": 5e-7, "hios-lp": 5e-7, "etf": 3e-7,
-                          "sufferage": 2e-7}
+
+def warm_algorithms(graph: OpGraph, platform: Platform) -> list[str]:
+    """The heuristics ``"auto"`` tries, cheapest first by
+    :func:`hios_opt.heuristics.best.estimated_seconds`: every registered one
+    but those whose schedule another gives (Duplex)."""
+    names = [n for n in algorithms() if n not in LEFT_OUT]
+    return sorted(names, key=lambda n: (estimated_seconds(n, graph, platform), names.index(n)))
 
 
 def warm_start_schedule(
@@ -36,17 +39,19 @@ def warm_start_schedule(
 ) -> Schedule | None:
     """The schedule :func:`hios_opt.exact.solve` starts from.
 
-    ``"auto"``: the shortest of the heuristics in :data:`WARM_ALGORITHMS`;
-    with a ``deadline`` (``time.monotonic()`` seconds) a heuristic whose
-    estimated run time would pass it is skipped, so that a warm start never
-    eats the solve's time limit on a large graph. A heuristic name: that
+    ``"auto"``: the shortest schedule of every heuristic
+    (:func:`warm_algorithms`, cheapest first); with a ``deadline``
+    (``time.monotonic()`` seconds) a heuristic whose estimated run time
+    would take the warm start past :data:`WARM_SHARE` of the time left is
+    skipped, so that a warm start never eats the solve's time limit on a
+    large graph. A heuristic name: that
     heuristic. A :class:`Schedule`: itself, validated. ``None``: no warm start.
     Each schedule made is offered to ``incumbent`` as soon as it exists, so
     that a Ctrl-C during the warm start still returns the best so far.
 
     >>> from hios_opt import generators, Platform
     >>> s = warm_start_schedule(generators.chain(3), Platform(gpus=2))
-    >>> s.algorithm in WARM_ALGORITHMS
+    >>> s.algorithm in warm_algorithms(generators.chain(3), Platform(gpus=2))
     True
     """
     if warm_start is None:
@@ -69,9 +74,11 @@ def warm_start_schedule(
         return sched
     best: Schedule | None = None
     best_span = float("inf")
-    for name in WARM_ALGORITHMS:
-        estimate = _WARM_SECONDS_PER_OPS2[name] * graph.n_ops ** 2
-        if best is not None and deadline is not None and time.monotonic() + estimate > deadline:
+    started = time.monotonic()
+    budget = None if deadline is None else WARM_SHARE * max(0.0, deadline - started)
+    for name in warm_algorithms(graph, platform):
+        estimate = estimated_seconds(name, graph, platform)
+        if best is not None and budget is not None and time.monotonic() - started + estimate > budget:
             continue
         try:
             sched = schedule(graph, platform, name, cost_model=cost_model)

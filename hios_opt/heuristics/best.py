@@ -41,7 +41,7 @@ __all__ = ["best_of", "BEST", "estimated_seconds", "SECONDS_PER_WORK", "BASE_SEC
 BEST = "best"
 
 #: Heuristics that ``best`` never runs: their schedule is one that others give.
-_LEFT_OUT = frozenset({"duplex"})
+LEFT_OUT = frozenset({"duplex"})
 
 #: Seconds per unit of ``ops * (ops + edges) * gpus`` (see the module docstring).
 SECONDS_PER_WORK = {
@@ -139,7 +139,7 @@ def best_of(
     check_bool(intra, "intra")
     resolve_window(window, platform)
     if algorithms is None:
-        names = [n for n in registered() if n not in _LEFT_OUT]
+        names = [n for n in registered() if n not in LEFT_OUT]
     else:
         if isinstance(algorithms, str):
             algorithms = [algorithms]

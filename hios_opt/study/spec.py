@@ -660,10 +660,10 @@ def _check_exact(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
     warm = table.get("warm_start", "auto")
     if not isinstance(warm, str):
         raise src.error(path + ("warm_start",), f"must be 'auto', 'none' or a heuristic's name, got {_short(warm)}")
-    from ..exact import WARM_ALGORITHMS
+    from ..heuristics import algorithms
 
-    if warm not in ("auto", "none", *WARM_ALGORITHMS):
-        raise src.error(path + ("warm_start",), f"must be 'auto', 'none' or one of {', '.join(WARM_ALGORITHMS)}, "
+    if warm not in ("auto", "none", *algorithms()):
+        raise src.error(path + ("warm_start",), f"must be 'auto', 'none' or one of {', '.join(algorithms())}, "
                                                 f"got {_short(warm)}")
     out["warm_start"] = warm
     resolution = table.get("resolution_ms")
