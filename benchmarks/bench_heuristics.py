@@ -23,6 +23,19 @@ Writes to ``benchmarks/results/`` (``heuristics_quick_*`` with ``--quick``):
 * ``heuristics_report.txt``: everything printed, including where HIOS-LP
   loses to HEFT or to HIOS-MR, and what its intra-GPU pass gains.
 
+Before/after a change of the package (``--before-after PATH``, where
+``PATH`` is a checkout of the code before it)::
+
+    python benchmarks/bench_heuristics.py --before-after ../before [--rounds 4]
+
+times every heuristic and ``evaluate`` on the speed sizes with both codes,
+in two worker processes (one per code, ``PYTHONPATH``) that take turns on
+every measurement (A/B, B/A, ...): process CPU time per call, best over all
+rounds, on a graph already used (warm: its cached properties built) and on
+a fresh copy (cold). It prints a Markdown table of the ratios after/before,
+checks that both codes return the same schedules, and exits 1 when
+something is slower by more than 10 %.
+
 Timings are wall-clock on whatever machine runs this; other processes
 sharing the CPU inflate them (the load average is printed).
 """
@@ -30,10 +43,13 @@ sharing the CPU inflate them (the load average is printed).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import platform as host
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -297,7 +313,128 @@ def _analysis(report: Report, df, default: dict[str, float]) -> None:
     report()
 
 
+# ------------------------------------------------------------ before / after
+#: (ops, GPUs) of the speed sizes compared before and after a change.
+BEFORE_AFTER_SIZES = ((200, 4), (500, 4), (1000, 4), (1000, 8), (2000, 8))
+BEFORE_AFTER_ALGORITHMS = ("sequential", "heft", "hios-mr", "hios-lp", "ios", "evaluate")
+#: Slowdown (after / before) above which the comparison fails.
+BEFORE_AFTER_LIMIT = 1.10
+
+
+def _digest(s: ho.Schedule) -> str:
+    text = json.dumps([[st.gpu, list(st.ops)] for st in s.stages])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _best_cpu(function, args_list: list[tuple], budget_s: float, most: int) -> tuple[float, object]:
+    """Least process CPU seconds of ``function(*args)``, for each ``args`` of
+    ``args_list`` in turn, over at least ``len(args_list)`` calls, more (from
+    the first ``args`` again) while ``budget_s`` lasts, at most ``most``; and
+    the last call's result."""
+    best, spent, calls, result = math.inf, 0.0, 0, None
+    while calls < len(args_list) or (spent < budget_s and calls < most):
+        args = args_list[calls % len(args_list)]
+        started = time.process_time()
+        result = function(*args)
+        took = time.process_time() - started
+        best, spent, calls = min(best, took), spent + took, calls + 1
+    return best, result
+
+
+def worker() -> int:
+    """``--worker``: answer timing tasks (one JSON line each on stdin) with
+    one JSON line each on stdout, with whatever ``hios_opt`` is importable."""
+    graphs: dict[int, ho.OpGraph] = {}
+    print(json.dumps({"hios_opt": str(Path(ho.__file__).resolve().parent.parent)}), flush=True)
+    for line in sys.stdin:
+        task = json.loads(line)
+        n, gpus, what = task["ops"], task["gpus"], task["what"]
+        plat = Platform(gpus=gpus, streams=STREAMS)
+        if n not in graphs:
+            graphs[n] = layered(n, 0.6, 0)
+        g = graphs[n]
+        fresh = [layered(n, 0.6, 0) for _ in range(task["cold"])]  # built outside the timed calls
+        if what == "evaluate":
+            planned = schedule(g, plat, "hios-lp")
+            warm, timeline = _best_cpu(evaluate, [(g, plat, planned)], task["budget"], 200)
+            cold, _ = _best_cpu(evaluate, [(f, plat, planned) for f in fresh], 0.0, 0)
+            makespan, digest = timeline.makespan, _digest(planned)
+        else:
+            warm, result = _best_cpu(schedule, [(g, plat, what)], task["budget"], 20)
+            cold, _ = _best_cpu(schedule, [(f, plat, what) for f in fresh], 0.0, 0)
+            makespan, digest = result.makespan_ms, _digest(result)
+        print(json.dumps({"warm": warm, "cold": cold, "makespan": makespan, "digest": digest}), flush=True)
+    return 0
+
+
+def before_after(before: Path, rounds: int) -> int:
+    """Time both codes in turns; print the table; 1 when something is slower
+    by more than 10 % or a schedule differs."""
+    after = Path(__file__).resolve().parent.parent
+    codes = {"before": before.resolve(), "after": after}
+    workers = {}
+    for label, root in codes.items():
+        env = dict(os.environ, PYTHONPATH=str(root))
+        workers[label] = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, text=True, env=env, cwd=str(root))
+        hello = json.loads(workers[label].stdout.readline())
+        print(f"{label}: hios_opt from {hello['hios_opt']}", flush=True)
+        if Path(hello["hios_opt"]) != root:
+            raise SystemExit(f"the {label} worker imports hios_opt from {hello['hios_opt']}, not {root}")
+
+    def ask(label: str, task: dict) -> dict:
+        proc = workers[label]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(task) + "\n")
+        proc.stdin.flush()
+        return json.loads(proc.stdout.readline())
+
+    tasks = [{"ops": n, "gpus": k, "what": what, "budget": 0.3 if what != "ios" else 0.0,
+              "cold": 2 if what != "ios" else 1}
+             for n, k in BEFORE_AFTER_SIZES for what in BEFORE_AFTER_ALGORITHMS]
+    best: dict[tuple[str, int, int, str], dict] = {}
+    started = time.perf_counter()
+    for r in range(rounds):
+        for i, task in enumerate(tasks):
+            order = ("before", "after") if (r + i) % 2 == 0 else ("after", "before")
+            for label in order:
+                got = ask(label, task)
+                key = (label, task["ops"], task["gpus"], task["what"])
+                old = best.setdefault(key, got)
+                for field in ("warm", "cold"):
+                    old[field] = min(old[field], got[field])
+                if (old["makespan"], old["digest"]) != (got["makespan"], got["digest"]):
+                    raise SystemExit(f"{key}: the schedule changed between two rounds")
+        print(f"round {r + 1}/{rounds} done, {time.perf_counter() - started:.0f} s", flush=True)
+    for proc in workers.values():
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    print()
+    print("| ops | GPUs | what | before warm (ms) | after warm (ms) | after / before warm "
+          "| before cold (ms) | after cold (ms) | after / before cold | same schedule and makespan |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    worst, same_all = 0.0, True
+    for task in tasks:
+        b = best[("before", task["ops"], task["gpus"], task["what"])]
+        a = best[("after", task["ops"], task["gpus"], task["what"])]
+        ratios = [a[f] / b[f] if b[f] > 0 else math.nan for f in ("warm", "cold")]
+        same = (a["makespan"], a["digest"]) == (b["makespan"], b["digest"])
+        same_all &= same
+        worst = max(worst, *ratios)
+        print(f"| {task['ops']} | {task['gpus']} | {task['what']} | {b['warm'] * 1e3:.3f} | {a['warm'] * 1e3:.3f} "
+              f"| {ratios[0]:.2f} | {b['cold'] * 1e3:.3f} | {a['cold'] * 1e3:.3f} | {ratios[1]:.2f} "
+              f"| {'yes' if same else 'NO: ' + repr((b['makespan'], a['makespan']))} |")
+    print()
+    print(f"worst ratio {worst:.2f} (limit {BEFORE_AFTER_LIMIT:.2f}); schedules {'identical' if same_all else 'DIFFER'}")
+    return 0 if worst <= BEFORE_AFTER_LIMIT and same_all else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv == ["--worker"]:
+        return worker()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few seeds (under a minute)")
     parser.add_argument("--skip-speed", action="store_true")
@@ -307,7 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="local processes of the quality study (default: cores)")
     parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="run the quality study on this Dask cluster")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--before-after", type=Path, default=None, metavar="PATH",
+                        help="compare the speed with the code checked out at PATH (the code before a change)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of --before-after (default 4)")
     args = parser.parse_args(argv)
+    if args.before_after is not None:
+        return before_after(args.before_after, args.rounds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     prefix = "heuristics_quick_" if args.quick else "heuristics_"
     report = Report()
