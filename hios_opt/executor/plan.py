@@ -22,16 +22,17 @@ A :class:`Plan` is what every backend runs (threads on CPU, CUDA streams,
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from hios_opt.errors import CoverageError, DeadlockError, ExecutorError, ScheduleError
+from hios_opt.errors import CoverageError, ExecutorError, ScheduleError
 from hios_opt.evaluate import evaluate
+from hios_opt.graph import OpGraph
 from hios_opt.platform import Platform
+from hios_opt.timing import stage_order
 from hios_opt.trace import TracedGraph
 
 __all__ = ["RemoteInput", "PlannedOp", "PlanStage", "Plan", "compile", "check_timeout", "MAX_TIMEOUT_S"]
@@ -282,9 +283,10 @@ def compile(
         raise ExecutorError(f"compile() needs a TracedGraph, got {type(traced).__name__}")
     _check_coverage(traced, schedule)
     # the schedule's own gpus/streams are the limits: a stage beyond them is an error
-    evaluate(traced.to_opgraph(), Platform(gpus=schedule.gpus, streams=schedule.streams), schedule)
+    graph = traced.to_opgraph()
+    evaluate(graph, Platform(gpus=schedule.gpus, streams=schedule.streams), schedule)
     stages = _plan_stages(schedule)
-    order = _stage_order(traced, schedule)
+    order = _stage_order(graph, schedule)
     steps = _plan_ops(traced, schedule, stages, order, barrier)
     gpus = tuple(sorted({st.gpu for st in stages}))
     readers: dict[str, int] = {}
@@ -357,37 +359,12 @@ def _plan_stages(schedule: Any) -> tuple[PlanStage, ...]:
     return tuple(out)
 
 
-def _stage_order(traced: TracedGraph, schedule: Any) -> list[int]:
-    """Topological order of the stage graph, ties broken by schedule position."""
-    stage_of = {op: s for s, st in enumerate(schedule.stages) for op in st.ops}
-    n = len(schedule.stages)
-    succ: list[set[int]] = [set() for _ in range(n)]
-    last_on_gpu: dict[int, int] = {}
-    for s, stage in enumerate(schedule.stages):
-        if stage.gpu in last_on_gpu:
-            succ[last_on_gpu[stage.gpu]].add(s)
-        last_on_gpu[stage.gpu] = s
-    for edge in traced.edges:
-        a, b = stage_of[edge.src], stage_of[edge.dst]
-        if a != b:
-            succ[a].add(b)
-    indegree = [0] * n
-    for targets in succ:
-        for t in targets:
-            indegree[t] += 1
-    ready = [s for s in range(n) if indegree[s] == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        s = heapq.heappop(ready)
-        order.append(s)
-        for t in succ[s]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                heapq.heappush(ready, t)
-    if len(order) != n:  # evaluate() reports this first; kept as a guard
-        raise DeadlockError("the schedule's stage order contradicts the model's dependencies")
-    return order
+def _stage_order(graph: OpGraph, schedule: Any) -> list[int]:
+    """Topological order of the stage graph (the timing kernel's
+    :func:`~hios_opt.timing.stage_order`), ties broken by schedule position."""
+    index = graph.id_index
+    return stage_order(graph, [st.gpu for st in schedule.stages],
+                       [[index[op] for op in st.ops] for st in schedule.stages])
 
 
 def _plan_ops(

@@ -14,12 +14,14 @@
 
 from __future__ import annotations
 
+import math
+
 from ..costs import StageModel
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
 from .common import check_problem, finish_schedule, upward_rank
-from .listing import GpuTimelines, earlier
+from .listing import TOL, GpuTimelines, earliest_gap
 
 __all__ = ["sequential", "heft"]
 
@@ -68,14 +70,19 @@ def heft(graph: OpGraph, platform: Platform, *, cost_model: StageModel | None = 
     position = graph.topo_position
     timelines = GpuTimelines(graph, platform)
     lat = graph.latency
+    starts, ends = timelines.starts, timelines.ends
     for v in sorted(range(graph.n_ops), key=lambda v: (-rank[v], position[v])):
         ready = timelines.ready(v)
         best = None
+        limit = math.inf  # "earlier than best" by more than float noise, as listing.earlier
         for k in range(platform.gpus):
-            t, i = timelines.start_on(v, k, ready[k], insertion=True)
+            # GpuTimelines.start_on with insertion, inlined: this loop is HEFT's whole cost
+            t, i = earliest_gap(starts[k], ends[k], ready[k], lat[v])
             f = t + lat[v]
-            if best is None or earlier(f, best[0]):
+            if f < limit:
                 best = (f, k, t, i)
+                limit = f - TOL * max(1.0, abs(f))
+        assert best is not None
         _, k, t, i = best
         timelines.place(v, k, t, i)
     return finish_schedule(graph, platform, timelines.per_gpu(), "heft", cost_model)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any
-
-import networkx as nx
 
 from ..costs import StageModel, default_model
 from ..errors import CoverageError, DeadlockError, InvalidCostError
@@ -175,32 +174,34 @@ def _deadlock_message(out_deps: list[list[tuple[int, Any]]], indegree: list[int]
 
 
 def stage_dependencies(graph: OpGraph, stage_gpu: Sequence[int], stage_ops: Sequence[Sequence[int]], *,
-                       chain: bool = True) -> nx.DiGraph:
-    """The stages (nodes ``0 .. len(stage_ops) - 1``) and what each waits for:
-    an arc from every producer's stage to its consumer's stage and, with
-    ``chain``, from each stage to the next one on its GPU (list order)."""
+                       chain: bool = True) -> list[set[int]]:
+    """What each stage waits for, as successor sets by stage index: an arc
+    from every producer's stage to its consumer's stage and, with ``chain``,
+    from each stage to the next one on its GPU (list order)."""
     stage_of = [-1] * graph.n_ops
     for s, ops in enumerate(stage_ops):
         for v in ops:
             stage_of[v] = s
-    deps = nx.DiGraph()
-    deps.add_nodes_from(range(len(stage_ops)))
-    deps.add_edges_from((stage_of[u], stage_of[v]) for u, v in zip(graph.edge_src, graph.edge_dst)
-                        if stage_of[u] != stage_of[v] and stage_of[u] >= 0 and stage_of[v] >= 0)
+    succ: list[set[int]] = [set() for _ in range(len(stage_ops))]
+    for u, v in zip(graph.edge_src, graph.edge_dst):
+        su, sv = stage_of[u], stage_of[v]
+        if su != sv and su >= 0 and sv >= 0:
+            succ[su].add(sv)
     if chain:
         last_on_gpu: dict[int, int] = {}
         for s, gpu in enumerate(stage_gpu):
             if gpu in last_on_gpu:
-                deps.add_edge(last_on_gpu[gpu], s)
+                succ[last_on_gpu[gpu]].add(s)
             last_on_gpu[gpu] = s
-    return deps
+    return succ
 
 
 def stage_order(graph: OpGraph, stage_gpu: Sequence[int], stage_ops: Sequence[Sequence[int]], *,
                 key: Callable[[int], Any] | None = None, chain: bool = True) -> list[int]:
     """A topological order of :func:`stage_dependencies`: among the stages
     whose dependencies are all done, the one with the least ``key`` (default:
-    the stage index) comes first.
+    the stage index) comes first (Kahn's algorithm with a heap, as
+    :func:`networkx.lexicographical_topological_sort` orders).
 
     Raises
     ------
@@ -218,8 +219,22 @@ def stage_order(graph: OpGraph, stage_gpu: Sequence[int], stage_ops: Sequence[Se
     >>> stage_order(g, [0, 1, 1, 0], [[0], [2], [1], [3]], chain=False)
     [0, 1, 2, 3]
     """
-    deps = stage_dependencies(graph, stage_gpu, stage_ops, chain=chain)
-    try:
-        return list(nx.lexicographical_topological_sort(deps, key=key))
-    except nx.NetworkXUnfeasible:
-        raise DeadlockError("the stages wait for each other in a cycle") from None
+    succ = stage_dependencies(graph, stage_gpu, stage_ops, chain=chain)
+    indegree = [0] * len(succ)
+    for targets in succ:
+        for t in targets:
+            indegree[t] += 1
+    rank = key if key is not None else (lambda s: s)
+    ready = [(rank(s), s) for s in range(len(succ)) if indegree[s] == 0]
+    heapify(ready)
+    order: list[int] = []
+    while ready:
+        _, s = heappop(ready)
+        order.append(s)
+        for t in succ[s]:
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                heappush(ready, (rank(t), t))
+    if len(order) < len(succ):
+        raise DeadlockError("the stages wait for each other in a cycle")
+    return order
