@@ -186,3 +186,11 @@ def test_cli_solve_with_the_portfolio(capsys):
                  "-t", "20", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["solver"] == "portfolio" and data["stats"]["proved_by"] in ("astar", "cpsat", "both")
+
+
+def test_beyond_the_astar_reach_the_improvement_search_takes_its_thread():
+    g, p = paper_graph(60, 1), Platform(gpus=4, streams=2)
+    r = solve(g, p, "portfolio", time_limit=4, workers=2)
+    assert r.stats["astar"]["status"] == "not run" and "beyond the A* search's reach" in r.stats["astar"]["reason"]
+    assert r.stats["lns"]["stats"]["iterations"] > 0
+    assert r.makespan_ms <= r.warm_start_makespan_ms and r.makespan_ms == evaluate(g, p, r.schedule).makespan

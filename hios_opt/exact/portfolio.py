@@ -7,8 +7,8 @@ schedules of graphs with hundreds of ops, where the improvement search
 (:mod:`hios_opt.exact.lns`) does. ``solve(..., solver="portfolio")`` runs
 CP-SAT in a helper thread with ``workers - 1`` threads (at least one) and,
 in the calling thread, the improvement search first (for
-:data:`LNS_SHARE` of the time, or all of it beyond :data:`ASTAR_MAX_OPS`
-ops), then the A* search; all start from the same warm start and share the
+:data:`LNS_SHARE` of the time, or all of it beyond the A* search's reach:
+:data:`ASTAR_MAX_OPS` ops), then the A* search; all start from the same warm start and share the
 solve's :class:`~hios_opt.exact.incumbent.Incumbent` (each cuts with the
 others' schedules); the first proof stops the others; the result is the
 shortest schedule found with the largest proven bound (each is valid, so
@@ -36,12 +36,15 @@ from .lns import solve_lns
 from .request import SolveRequest
 from .result import SolveResult, finish
 
-__all__ = ["solve_portfolio", "ASTAR_MAX_OPS", "LNS_SHARE"]
+__all__ = ["solve_portfolio", "ASTAR_MAX_OPS", "ASTAR_MAX_OPS_TWO_GPUS", "LNS_SHARE"]
 
 #: Graphs with more ops than this are beyond the A* search's reach (it
-#: proves 30-op 2 x 2 instances, Inception-v3's 124 ops on 2 GPUs): the
-#: portfolio gives its thread to the improvement search for the whole time.
-ASTAR_MAX_OPS = 200
+#: proves 30-op 2 x 2 instances; its states grow with the downsets and the
+#: GPUs): the portfolio gives its thread to the improvement search for the
+#: whole time. On 2 GPUs the reach is :data:`ASTAR_MAX_OPS_TWO_GPUS`
+#: (Inception-v3's 124 ops are proven there in about 20 s).
+ASTAR_MAX_OPS = 40
+ASTAR_MAX_OPS_TWO_GPUS = 150
 
 #: Share of the time the improvement search runs first (within the A*
 #: search's reach), so that the A* search starts from a shorter schedule.
@@ -87,7 +90,7 @@ def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candi
     if cpsat_cands is not None:
         helper = threading.Thread(target=run_cpsat, name="hios-opt-portfolio-cpsat", daemon=True)
         helper.start()
-    reach = request.graph.n_ops <= ASTAR_MAX_OPS
+    reach = request.graph.n_ops <= (ASTAR_MAX_OPS_TWO_GPUS if request.platform.gpus <= 2 else ASTAR_MAX_OPS)
     astar: SolveResult | None = None
     try:
         until = None if not reach else time.monotonic() + LNS_SHARE * request.remaining()
@@ -114,7 +117,8 @@ def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candi
         "proved_by": proved_by[0] if len(proved_by) == 1 else ("both" if proved_by else None),
         "lns": _summary(lns),
         "astar": _summary(astar) if astar is not None else {"status": "not run", "reason": (
-            f"{request.graph.n_ops} ops: beyond the A* search's reach" if not reach else "stopped before it")},
+            f"{request.graph.n_ops} ops on {request.platform.gpus} GPUs: beyond the A* search's reach"
+            if not reach else "stopped before it")},
         "cpsat": _summary(cpsat) if cpsat is not None else {"status": "not run", "reason": refused},
         "cpsat_workers": cpsat_workers if cpsat is not None else 0,
     }
