@@ -58,7 +58,7 @@ def _summary(result: SolveResult) -> dict[str, Any]:
             "stats": dict(result.stats)}
 
 
-def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candidates | None,
+def solve_portfolio(request: SolveRequest, cands: Candidates | None, cpsat_cands: Candidates | None,
                     refused: str | None = None) -> SolveResult:
     """Run CP-SAT and the A* search together for ``request``; see the module
     docstring.
@@ -90,12 +90,13 @@ def solve_portfolio(request: SolveRequest, cands: Candidates, cpsat_cands: Candi
     if cpsat_cands is not None:
         helper = threading.Thread(target=run_cpsat, name="hios-opt-portfolio-cpsat", daemon=True)
         helper.start()
-    reach = request.graph.n_ops <= (ASTAR_MAX_OPS_TWO_GPUS if request.platform.gpus <= 2 else ASTAR_MAX_OPS)
+    reach = cands is not None and request.graph.n_ops <= (
+        ASTAR_MAX_OPS_TWO_GPUS if request.platform.gpus <= 2 else ASTAR_MAX_OPS)
     astar: SolveResult | None = None
     try:
         until = None if not reach else time.monotonic() + LNS_SHARE * request.remaining()
         lns = solve_lns(request, until=until)
-        if reach and not incumbent.stopping and not lns.interrupted:
+        if reach and cands is not None and not incumbent.stopping and not lns.interrupted:
             astar = solve_astar(request, cands)
     finally:
         # The A* search has ended (proof, time, Ctrl-C or an error): so does CP-SAT.

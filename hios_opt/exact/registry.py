@@ -80,7 +80,12 @@ def _prepare_astar(request: SolveRequest, variant: str) -> tuple[Any, str]:
 
 
 def _prepare_portfolio(request: SolveRequest, variant: str) -> tuple[Any, str]:
-    cands = stage_candidates(request.graph, request.platform.streams, request.cost_model)
+    # Too many stages for the exact searches is no reason to refuse: the
+    # improvement search runs alone then.
+    try:
+        cands = stage_candidates(request.graph, request.platform.streams, request.cost_model)
+    except ProblemTooLargeError as exc:
+        return (None, None, f"too large for the exact models: {exc}"), "portfolio"
     try:
         return (cands, cpsat_candidates(request.graph, request.platform, request.cost_model), None), "portfolio"
     except ProblemTooLargeError as exc:

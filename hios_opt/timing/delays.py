@@ -183,7 +183,9 @@ def edge_delays(graph: OpGraph, platform: Platform) -> EdgeDelays:
     per_graph = _CACHE.get(graph)
     if per_graph is None:
         per_graph = _CACHE[graph] = {}
-    key = platform.with_(streams=1)
+    # every field but the streams (which no delay depends on), without building a Platform
+    key = (platform.gpus, platform.bandwidth_gbps, platform.latency_us, platform.bandwidth_matrix_gbps,
+           platform.latency_matrix_us)
     delays = per_graph.get(key)
     if delays is None:
         delays = per_graph[key] = _build(graph, platform)
