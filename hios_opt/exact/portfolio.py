@@ -65,8 +65,9 @@ def solve_portfolio(request: SolveRequest, cands: Candidates | None, cpsat_cands
 
     Use :func:`hios_opt.exact.solve`, which validates the options, builds the
     candidates and the warm start, and calls this. ``cpsat_cands`` is None
-    when the CP-SAT model would be too large (``refused`` says why): the A*
-    search then runs alone, and ``stats["cpsat"]`` says so.
+    when the CP-SAT model would be too large, and ``cands`` too when even
+    the stage candidates would be (``refused`` says why): the other
+    searches run without it, and ``stats["cpsat"]`` says so.
     """
     incumbent = request.incumbent
     warm = request.warm
