@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 traces[label] = events
             report(f"| {label} | {row['heuristic_ms']:.4f} ({row['best_heuristic']}) | {row['makespan_10s_ms']:.4f} "
                    f"| {row['makespan_ms']:.4f} | {row['lower_bound_ms']:.4f} ({row['static_bound']}) | "
-                   f"{100 * row['gap_10s']:.2f}% | {100 * row['gap']:.2f}% | {100 * row['improvement']:.2f}% | "
+                   f"{100 * max(0.0, row['gap_10s']):.2f}% | {100 * max(0.0, row['gap']):.2f}% | {100 * row['improvement']:.2f}% | "
                    f"{100 * row['bound_gain']:.2f}% | {row['status']} |")
         df = pd.DataFrame(rows)
         df.to_csv(RESULTS / f"model_scale_{part}{suffix}.csv", index=False)
