@@ -20,6 +20,7 @@ from hios_opt import Schedule, Stage, generators
 from hios_opt.cli import build_parser, main
 
 from .support.bad_inputs import CORPUS, corpus_cases, mutate, small_graph_dict, valid_schedule_dict
+from .support.cli import assert_one_line_error
 
 #: seeded mutated files run through ``hios-opt info`` / ``evaluate``
 CLI_MUTATION_CASES = 120
@@ -74,16 +75,6 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def assert_one_line_error(code: int, out: str, err: str, culprit: str | None = None) -> str:
-    assert code == 2, f"exit {code}; stderr: {err!r}"
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in err
-    assert out == "", f"stdout on error: {out!r}"
-    if culprit is not None:
-        assert culprit in lines[0], f"{culprit!r} not named in {lines[0]!r}"
-    return lines[0]
 
 
 # ------------------------------------------------------------------ corpus

@@ -16,20 +16,11 @@ from .common import (
     emit_json,
     finite_float,
     load_graph,
+    non_negative_int,
     platform_from_args,
     positive_int,
     shown,
 )
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="time limit in seconds (default 60)")
     p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="solver threads (default: all cores)")
-    p.add_argument("--seed", type=_seed, default=0, help="solver random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="solver random seed (default 0)")
     p.add_argument("--warm-start", default="auto", metavar="NAME",
                    help="auto (best heuristic, default), none, or a heuristic name (hios-lp, heft ...)")
     p.add_argument("--resolution", type=finite_float, default=None, metavar="MS",

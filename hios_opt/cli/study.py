@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import emit_json
+from .common import emit_json, non_negative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "cleanly and keeps every finished cell, and running again resumes.")
     _spec_arguments(run)
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--workers", "-j", type=_non_negative, default=None, metavar="N",
+    where.add_argument("--workers", "-j", type=non_negative_int, default=None, metavar="N",
                        help="local processes (default: the cores); 0 runs in this process")
     where.add_argument("--cluster", metavar="ADDRESS",
                        help="run on a Dask cluster, e.g. tcp://HOST:8786 (see docs/studies.md)")
     run.add_argument("--force", action="store_true", help="run every cell again (new rows replace the old)")
     run.add_argument("--retry-failed", action="store_true", help="run again the cells that failed")
-    run.add_argument("--max-retries", type=_non_negative, default=None, metavar="N",
+    run.add_argument("--max-retries", type=non_negative_int, default=None, metavar="N",
                      help="attempts of a cell beyond the first when its worker dies (default 2)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
@@ -71,15 +71,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
 
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:
