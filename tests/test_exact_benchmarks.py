@@ -41,6 +41,16 @@ def test_cpsat_reaches_and_proves_the_published_optimum(inst):
     assert r.makespan_ms == inst.optimum and r.lower_bound_ms == inst.optimum
 
 
+@pytest.mark.parametrize("inst", SINNEN + STG[:4], ids=lambda i: f"{i.name}@{i.processors}")
+def test_portfolio_reaches_and_proves_the_published_optimum(inst):
+    # The default portfolio runs the improvement search first: it must not cost the proof.
+    r = solve(inst.graph, inst.platform, "portfolio", time_limit=30, workers=2)
+    assert r.status == "optimal", r
+    assert r.makespan_ms == pytest.approx(inst.optimum, abs=1e-6)
+    assert r.lower_bound_ms == pytest.approx(inst.optimum, abs=1e-6)
+    assert evaluate(inst.graph, inst.platform, r.schedule).makespan == pytest.approx(r.makespan_ms)
+
+
 def test_the_wrong_published_value_is_wrong():
     # stg50/rand0067 on 2 processors: the copied table says 294, the optimum is 316.
     table = read_optimal_csv(DATA / "optimal.csv")
