@@ -14,12 +14,16 @@ from ..platform import Platform
 from .cheap import critical_path_bound, work_bound
 from .energy import energy_bound
 from .paths import heads, tails
+from .series import series_bound, series_points, series_segments
 
-__all__ = ["BoundReport", "best_bound", "ENERGY_WORK_LIMIT"]
+__all__ = ["BoundReport", "best_bound", "ENERGY_WORK_LIMIT", "SERIES_MAX_OPS"]
 
 #: Largest ``points**2 * ops`` the window-energy bound may cost (about a
 #: second of NumPy); larger graphs get fewer window edges.
 ENERGY_WORK_LIMIT = 6e7
+
+#: Largest graph the series decomposition (:mod:`.series`) is tried on.
+SERIES_MAX_OPS = 20_000
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,9 @@ class BoundReport:
     """What :func:`best_bound` found.
 
     ``value_ms`` is the largest bound; ``parts`` each bound's value by name
-    (``critical_path``, ``work``, ``paths``, ``energy``), ``seconds`` the time
+    (``critical_path``, ``work``, ``paths``, ``energy``, and ``series``: the
+    others summed over the pieces between series points, on graphs that
+    have them), ``seconds`` the time
     each took, ``skipped`` the bounds left out and why, and ``best`` the name
     of the bound that gave ``value_ms``.
     """
@@ -71,6 +77,29 @@ def best_bound(graph: OpGraph, platform: Platform, cost_model: StageModel | None
     if found is not None:
         return found
     budget_end = time.monotonic() + (time_limit if time_limit is not None else math.inf)
+    parts, seconds, skipped = _static_parts(graph, platform, model, budget_end)
+    if graph.n_ops > SERIES_MAX_OPS:
+        skipped["series"] = f"{graph.n_ops:,} ops: more than {SERIES_MAX_OPS:,} for the series decomposition"
+    else:
+        t0 = time.monotonic()
+        points = series_points(graph)
+        if sum(len(piece) > 2 for piece in series_segments(graph, points)) >= 2:
+            parts["series"] = series_bound(
+                graph, model, lambda sub: max(_static_parts(sub, platform, model, budget_end)[0].values()),
+                points=points)
+        else:
+            skipped["series"] = "fewer than two pieces between series points"
+        seconds["series"] = time.monotonic() - t0
+    best = max(parts, key=lambda name: parts[name])
+    report = BoundReport(parts[best], best, parts, seconds, skipped)
+    if key is not None:
+        per_graph[key] = report
+    return report
+
+
+def _static_parts(graph: OpGraph, platform: Platform, model: StageModel,
+                  budget_end: float) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Every bound but the series one: (values, seconds, skipped) by name."""
     parts: dict[str, float] = {}
     seconds: dict[str, float] = {}
     skipped: dict[str, str] = {}
@@ -86,7 +115,7 @@ def best_bound(graph: OpGraph, platform: Platform, cost_model: StageModel | None
     head = timed("heads", lambda: heads(graph, platform, model))
     tail = timed("tails", lambda: tails(graph, platform, model))
     d = model.min_duration(graph)
-    parts["paths"] = max(h + x + t for h, x, t in zip(head, d, tail))
+    parts["paths"] = max((h + x + t for h, x, t in zip(head, d, tail)), default=0.0)
     n = max(1, graph.n_ops)
     points = int(min(400, math.sqrt(ENERGY_WORK_LIMIT / n)))
     estimate = 2e-8 * points * points * n
@@ -97,8 +126,4 @@ def best_bound(graph: OpGraph, platform: Platform, cost_model: StageModel | None
     else:
         parts["energy"] = timed("energy", lambda: energy_bound(graph, platform, model, head=head, tail=tail,
                                                                max_points=points))
-    best = max(parts, key=lambda name: parts[name])
-    report = BoundReport(parts[best], best, parts, seconds, skipped)
-    if key is not None:
-        per_graph[key] = report
-    return report
+    return parts, seconds, skipped

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..schedules import Schedule
 
-__all__ = ["Incumbent", "SolveProgress"]
+__all__ = ["Incumbent", "SolveProgress", "RELATIVE_TOLERANCE"]
+
+#: Relative tolerance of float comparisons between a makespan and a bound.
+RELATIVE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Incumbent:
         self.best: Schedule | None = None
         self.source = ""
         self.bound_ms = 0.0
+        #: How far below the optimum ``bound_ms`` may sit by rounding alone
+        #: (the time grid of the exact solves it came from).
+        self.slack_ms = 0.0
         self.stopping = False
         self._stoppers: list[Callable[[], Any]] = []
         self._callback = callback
@@ -108,6 +114,13 @@ class Incumbent:
             self.bound_ms = bound_ms
             self._report(None)
             return True
+
+    def closed(self) -> bool:
+        """Whether the best schedule meets the bound (within the relative
+        tolerance and ``slack_ms``; no absolute floor, so that times in
+        nanoseconds are compared as strictly): nothing is left to search for."""
+        return math.isfinite(self.best_ms) and (
+            self.best_ms - self.bound_ms <= RELATIVE_TOLERANCE * self.best_ms + self.slack_ms)
 
     def _report(self, schedule: Schedule | None) -> None:
         if self._callback is None or self.error is not None:

@@ -473,6 +473,9 @@ def solve_lns(request: SolveRequest, options: LnsOptions | None = None, *,
         while not stop_flag["stop"] and not request.stopped() and (until is None or time.monotonic() < until):
             if opts.max_iterations is not None and iteration >= opts.max_iterations:
                 break
+            if incumbent.closed():
+                stats["ended"] = "the best schedule meets the proven bound"
+                break
             iteration += 1
             if chain_of is not current:
                 chain, chain_of = search.critical(current), current

@@ -97,7 +97,7 @@ def solve_portfolio(request: SolveRequest, cands: Candidates | None, cpsat_cands
     try:
         until = None if not reach else time.monotonic() + LNS_SHARE * request.remaining()
         lns = solve_lns(request, until=until)
-        if reach and cands is not None and not incumbent.stopping and not lns.interrupted:
+        if reach and cands is not None and not incumbent.stopping and not lns.interrupted and not incumbent.closed():
             astar = solve_astar(request, cands)
     finally:
         # The A* search has ended (proof, time, Ctrl-C or an error): so does CP-SAT.

@@ -13,15 +13,12 @@ from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
-from .incumbent import Incumbent
+from .incumbent import RELATIVE_TOLERANCE, Incumbent
 
 __all__ = ["SolveResult", "STATUSES", "RELATIVE_TOLERANCE", "finish", "with_incumbent"]
 
 #: Possible values of :attr:`SolveResult.status`.
 STATUSES = ("optimal", "feasible", "infeasible", "unknown")
-
-#: Relative tolerance of float comparisons between a makespan and a bound.
-RELATIVE_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -219,9 +216,11 @@ def with_incumbent(result: SolveResult, graph: OpGraph, platform: Platform, cost
     shorter = incumbent.best is not None and (result.makespan_ms is None or incumbent.best_ms < result.makespan_ms)
     higher = incumbent.bound_ms > result.lower_bound_ms and (result.makespan_ms is None
                                                               or result.lower_bound_ms < result.makespan_ms)
-    if not (shorter or higher):
-        return result
     slack = max(0.0, result.tolerance_ms - RELATIVE_TOLERANCE * max(1.0, result.makespan_ms or 0.0))
+    looser = incumbent.slack_ms > slack and result.status == "feasible"
+    if not (shorter or higher or looser):
+        return result
+    slack = max(slack, incumbent.slack_ms)
     return finish(graph, platform, cost_model, solver=result.solver, solver_status=result.solver_status,
                   schedules=[result.schedule, incumbent.best], solver_bound_ms=max(result.lower_bound_ms,
                                                                                    incumbent.bound_ms),

@@ -16,6 +16,7 @@ from ..bounds import best_bound
 from ..checks import check_bool
 from ..costs import StageModel
 from ..errors import OptionError
+from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
 from ..progress import SolveProgressBar
@@ -24,10 +25,15 @@ from .incumbent import SolveProgress
 from .interrupt import ctrl_c_scope
 from .registry import SolverSpec, solver_spec
 from .request import SolveRequest, check_options
-from .result import SolveResult, finish, with_incumbent
+from .result import RELATIVE_TOLERANCE, SolveResult, finish, with_incumbent
+from .series import SERIES_SHARE, PieceResult, exact_series_bound
 from .warm import warm_start_schedule
 
-__all__ = ["solve"]
+__all__ = ["solve", "SERIES_SOLVERS"]
+
+#: Solvers that start with the bound of :mod:`hios_opt.exact.series` (exact
+#: solves of the pieces between series points): those meant for whole models.
+SERIES_SOLVERS = frozenset({"portfolio", "lns"})
 
 
 def solve(
@@ -156,6 +162,7 @@ def _solve(graph: OpGraph, platform: Platform, spec: SolverSpec, variant: str, w
            request: SolveRequest) -> SolveResult:
     cost_model = request.cost_model
     label = spec.name + (f":{variant}" if variant else "")
+    series: dict[str, Any] | None = None
     # A Ctrl-C is also recorded, so that one whose KeyboardInterrupt is lost
     # (raised inside a finalizer or gc callback) still stops the search.
     with ctrl_c_scope() as pressed:
@@ -165,7 +172,18 @@ def _solve(graph: OpGraph, platform: Platform, spec: SolverSpec, variant: str, w
                                                      time_limit=min(10.0, 0.1 * request.remaining())).value_ms)
             request.warm = warm_start_schedule(graph, platform, warm_start, cost_model, request.deadline,
                                                request.incumbent)
+            if spec.name in SERIES_SOLVERS:
+                value, glued, series = exact_series_bound(
+                    graph, platform, cost_model, budget_s=SERIES_SHARE * request.remaining(),
+                    solve_piece=lambda sub, seconds: _piece(request, sub, seconds))
+                if glued is not None:
+                    request.incumbent.offer(glued, evaluate(graph, platform, glued, cost_model).makespan, "series")
+                if value is not None and value > request.incumbent.bound_ms:
+                    request.incumbent.slack_ms = series["slack_ms"]
+                request.incumbent.raise_bound(value)
             result = spec.run(request, prepared)
+            if series is not None:
+                result.stats["series"] = series
         except KeyboardInterrupt:
             # Ctrl-C outside the solver's own search: the best schedule so far.
             return _interrupted(request, label)
@@ -179,7 +197,31 @@ def _solve(graph: OpGraph, platform: Platform, spec: SolverSpec, variant: str, w
             raise
     if request.incumbent.error is not None:
         raise request.incumbent.error
-    return with_incumbent(result, graph, platform, cost_model, request.incumbent, request.warm)
+    result = with_incumbent(result, graph, platform, cost_model, request.incumbent, request.warm)
+    if series is not None and result.status == "optimal" and result.stats.get("proved_by") is None \
+            and request.incumbent.closed() and request.incumbent.bound_ms == series.get("bound_ms"):
+        result.stats["proved_by"] = "series"
+    return result
+
+
+def _piece(request: SolveRequest, graph: OpGraph, seconds: float | None) -> PieceResult:
+    """CP-SAT on one piece of ``request``'s graph (:mod:`hios_opt.exact.series`):
+    its proven bound, whether it is the piece's optimum, and its best
+    schedule; with ``seconds=None`` only the best heuristic schedule."""
+    if seconds is None:
+        warm = warm_start_schedule(graph, request.platform, "auto", request.cost_model, request.deadline, None)
+        return PieceResult(best_bound(graph, request.platform, request.cost_model).value_ms, False, warm)
+    spec, _ = solver_spec("cpsat")
+    piece = SolveRequest(graph, request.platform, request.cost_model, seconds, request.threads, request.seed)
+    prepared, _ = spec.prepare(piece, "")
+    piece.warm = warm_start_schedule(graph, request.platform, "auto", request.cost_model, piece.deadline,
+                                     piece.incumbent)
+    result = with_incumbent(spec.run(piece, prepared), graph, request.platform, request.cost_model,
+                            piece.incumbent, piece.warm)
+    if result.interrupted:  # Ctrl-C: the whole solve ends with its best so far
+        raise KeyboardInterrupt
+    slack = max(0.0, result.tolerance_ms - RELATIVE_TOLERANCE * max(1.0, result.makespan_ms or 0.0))
+    return PieceResult(result.lower_bound_ms, result.status == "optimal", result.schedule, slack)
 
 
 def _solver_options(name: str, accepted: frozenset[str], options: Mapping[str, Any] | None) -> dict[str, Any]:
