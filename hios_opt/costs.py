@@ -7,6 +7,8 @@ exact solvers need of it). Two are provided:
 
       L(S) = alpha * sum(t) + (1 - alpha) * max(sum(t * u), max(t))
 
+  (``alpha = 1``: concurrency brings nothing; ``alpha = 0``: ops that leave
+  the GPU idle overlap perfectly);
 * :class:`MeasuredModel`, a table of profiled group latencies (the graph's
   ``stage_latency_ms``), falling back to an analytic model for groups that were
   not measured. This is the default for every algorithm.
