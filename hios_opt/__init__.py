@@ -3,18 +3,16 @@
 The problem (an operator graph, a platform, a stage-latency model), one
 schedule format, one evaluator, the HIOS-LP heuristic and its baselines, and
 exact CP-SAT / MILP models that give the optimum or a proven lower bound.
+Importing ``hios_opt`` does not import torch; the model zoo, tracing,
+profiling, the executor and :func:`optimize` live in submodules that do, and
+need the optional ``torch`` extra. Bundled graphs are found by name through
+:mod:`hios_opt.data`.
 
 >>> import hios_opt as ho
 >>> g = ho.generators.diamond()
 >>> s = ho.Schedule.sequential(g.topological_order())
 >>> ho.evaluate(g, ho.Platform(), s).makespan
 7.0
-
-Importing ``hios_opt`` does not import torch; the model zoo, tracing,
-profiling, the executor and :func:`optimize` (loaded on first use) live in
-submodules that do, and need the optional ``torch`` extra (``pip install
-'hios_opt[torch]'``). The bundled graphs are found by name through
-:mod:`hios_opt.data`.
 """
 
 from __future__ import annotations

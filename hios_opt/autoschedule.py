@@ -1,16 +1,12 @@
 """The best schedule the package can find within a time limit.
 
-:func:`best_schedule` runs every heuristic (:func:`hios_opt.algorithms`),
-then an exact solver (:func:`hios_opt.solve`) warm-started from the best of
-them with the time that is left, and keeps the shorter schedule: the solver's
-when it found one shorter than the best heuristic's, else that heuristic's.
-Every candidate comes back as a row of the package's result schema
-(:mod:`hios_opt.results`), the bound of each row being the best one known at
-the end (:func:`hios_opt.bounds.best_bound`, or the solver's proven bound
-where it ran and is larger). :func:`hios_opt.optimize`
-and the ``torch.compile`` backend schedule through it.
-
-The default solver is :data:`DEFAULT_SOLVER`. No torch here.
+:func:`best_schedule` runs every heuristic, then an exact solver
+(:data:`DEFAULT_SOLVER`, through :func:`hios_opt.solve`) warm-started from
+the best of them with the time that is left, and keeps the shorter schedule.
+Every candidate comes back as a row of the result schema
+(:mod:`hios_opt.results`), each with the best bound known at the end.
+:func:`hios_opt.optimize` and the ``torch.compile`` backend schedule through
+it. No torch here.
 
 >>> from hios_opt import Platform, generators
 >>> found = best_schedule(generators.fork_join(2, comm_ms=0.5), Platform(gpus=2), time_limit=5)

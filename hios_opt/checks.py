@@ -1,17 +1,13 @@
 """Argument checks at the package's boundary, one place for all of them.
 
-Each check returns the value (converted where that is safe: an ``int`` given
-for a float becomes a ``float``) or raises the caller's :class:`HiosError`
-subclass with a sentence that names the argument and shows (a short form of)
-the value. ``bool`` is never accepted as a number, although Python's ``bool``
-is an ``int``: ``gpus=True`` is a mistake, not one GPU.
-
-Modelled on scikit-learn's ``check_scalar``.
+Each check returns the value (an ``int`` given for a float becomes a
+``float``) or raises the caller's :class:`HiosError` subclass with a sentence
+that names the argument and shows the value. ``bool`` is never a number:
+``gpus=True`` is a mistake, not one GPU. Modelled on scikit-learn's
+``check_scalar``.
 
 >>> check_int(2, "gpus", min_value=1)
 2
->>> check_number(0.5, "alpha", min_value=0.0, max_value=1.0)
-0.5
 >>> check_int(True, "gpus", min_value=1)
 Traceback (most recent call last):
 ...

@@ -1,23 +1,17 @@
 """Stage-latency models: how long a set of concurrent operators takes on one GPU.
 
-Every model satisfies ``L({v}) = t(v)``. Two are provided:
+Every model follows :class:`StageModel` (whose Notes give what the bounds and
+exact solvers need of it). Two are provided:
 
 * :class:`AnalyticModel`, the contention model of the HIOS paper's simulator::
 
       L(S) = alpha * sum(t) + (1 - alpha) * max(sum(t * u), max(t))
 
-  With ``alpha = 1`` concurrency brings nothing (``L = sum t``); with
-  ``alpha = 0`` ops that leave the GPU idle overlap perfectly.
+  (``alpha = 1``: concurrency brings nothing; ``alpha = 0``: ops that leave
+  the GPU idle overlap perfectly);
 * :class:`MeasuredModel`, a table of profiled group latencies (the graph's
   ``stage_latency_ms``), falling back to an analytic model for groups that were
   not measured. This is the default for every algorithm.
-
-Lower bounds (``bounds.py``) and the exact solvers need two per-op quantities
-that every model provides:
-
-* ``min_duration(graph)[v]``: no stage that contains ``v`` is shorter;
-* ``min_work(graph, streams)[v]``: a share of busy time such that, for every
-  stage ``S`` of at most ``streams`` ops, ``sum(min_work[v] for v in S) <= L(S)``.
 """
 
 from __future__ import annotations
@@ -34,7 +28,19 @@ __all__ = ["StageModel", "AnalyticModel", "MeasuredModel", "default_model"]
 
 @runtime_checkable
 class StageModel(Protocol):
-    """What every stage-latency model offers."""
+    """What every stage-latency model offers.
+
+    Notes
+    -----
+    Every model satisfies ``L({v}) = t(v)``. The lower bounds
+    (:mod:`hios_opt.bounds`) and the exact solvers rely on two per-op
+    quantities, valid for the model that gives them:
+
+    * ``min_duration(graph)[v]``: no stage that contains ``v`` is shorter;
+    * ``min_work(graph, streams)[v]``: a share of busy time such that, for
+      every stage ``S`` of at most ``streams`` ops,
+      ``sum(min_work[v] for v in S) <= L(S)``.
+    """
 
     def stage_latency(self, graph: Any, ops: Sequence[int]) -> float:
         """Latency (ms) of the op indices ``ops`` run concurrently on one GPU."""

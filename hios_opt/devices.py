@@ -1,21 +1,15 @@
 """Devices: which ones exist here, one check for every entry point, threads.
 
-:func:`check_device` is the one device check of the package: ``optimize()``,
-``bench_real``, the profiler's command line and the executor's command line
-all call it, and a device that does not exist is refused with a
-:class:`~hios_opt.errors.DeviceError` that lists the devices there are
-(:func:`available_devices`). :func:`device_kind` names a device's hardware
-(``"cpu"``, or the GPU's model), which is what decides whether a measured
-schedule still holds. :func:`torch_threads` sets torch's intra-op thread
-count for a block and restores it.
-
-torch is imported inside the functions (through :mod:`hios_opt._torch`,
-which names the extra to install when it is missing), so that importing
-this module (the command line does) stays cheap.
+:func:`check_device` is the one device check of the package (``optimize()``,
+``bench_real``, the profiler's and the executor's command lines): a device
+that does not exist is refused with a :class:`~hios_opt.errors.DeviceError`
+that lists :func:`available_devices`. :func:`device_kind` names a device's
+hardware (``"cpu"``, or the GPU's model), which decides whether a measured
+schedule still holds; :func:`torch_threads` sets torch's intra-op thread
+count for a block. torch is imported inside the functions, so importing this
+module (the command line does) stays cheap.
 
 >>> str(check_device("CPU"))
-'cpu'
->>> available_devices()[0]
 'cpu'
 """
 

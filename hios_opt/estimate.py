@@ -2,102 +2,15 @@
 
 When no GPU is at hand, :func:`estimate_costs` prices a traced model (or any
 :class:`~hios_opt.graph.OpGraph` whose ops carry ``flops``, ``kind`` and
-``shape``) on a V100, A100, H100 or H200 from the vendors' published peaks.
-The numbers are estimates, labelled as such (``meta["source"] =
-"estimated"``, ``meta["device"] = "estimate:h100"``), with every constant used
-recorded in ``meta["estimate"]`` and ``meta["link"]``.
+``shape``) on a V100, A100, H100 or H200 (:data:`DEVICES`) from the vendors'
+published peaks, and fills edge delays from a link (:data:`LINKS`). The
+numbers are labelled estimates (``meta["source"] = "estimated"``), with every
+constant used recorded in ``meta["estimate"]`` and ``meta["link"]``; stages
+are priced by the analytic contention model of :mod:`hios_opt.costs`.
+:func:`estimate_op` prices one operator.
 
-The model
----------
-For one operator with ``F`` FLOPs that moves ``Q`` bytes (its inputs, its
-weights and its outputs, each read or written once)::
-
-    compute_ms = F / (peak * compute_efficiency)          # the whole GPU busy
-    memory_ms  = Q / (bandwidth * memory_efficiency)
-    latency_ms = max(compute_ms * quantization, memory_ms) + launch_overhead
-    utilization = max(compute_ms, memory_ms) / latency_ms  # floored at 0.01
-
-* ``peak`` is the dense tensor-core peak of the chosen ``dtype`` for matrix
-  operators (convolutions, linear layers, matmuls: their ``kind`` says so),
-  and the FP32 CUDA-core peak for every other operator (pools, elementwise,
-  concatenations; they are memory-bound, so the choice hardly matters).
-  ``dtype="fp32"`` uses the CUDA-core peak for all operators.
-* Bytes follow the dtype: the traced float32 tensors and weights are counted
-  at ``itemsize(dtype)`` bytes per element (2 for fp16/bf16, 4 for fp32/tf32).
-  The op's ``output_bytes`` and the edges' ``bytes`` are rescaled the same
-  way, since that is what moves between GPUs.
-* ``quantization`` >= 1 says how much of the GPU the operator's work leaves
-  idle (NVIDIA's tile and wave quantization). The output is cut into tiles,
-  one tile per streaming multiprocessor (SM) at a time, and the tiles run in
-  ``waves = ceil(tiles / SMs)`` waves of full tiles::
-
-      quantization = waves * SMs * tile_elements / output_elements
-
-  Matrix operators are an implicit GEMM with ``M = batch * H * W`` output
-  pixels and ``N = channels`` (``M = batch``, ``N = features`` for a linear
-  layer) in ``TILE_M x TILE_N`` = 64 x 64 tiles (the mid-size tile that
-  cuDNN/CUTLASS heuristics pick for batch-1 layers; split-K is not
-  modelled), ``tiles = ceil(M / 64) * ceil(N / 64)``: a late Inception conv
-  with 81 pixels and 384 channels is 2 x 6 = 12 tiles, so on a 132-SM H100
-  it runs at 81 * 384 / (132 * 4096) = 5.8% of the peak. Other operators use tiles of ``ELEMENTS_PER_SM`` = 8192 output
-  elements (2048 resident threads x 4 elements). Ops without a shape get 1.
-  Latency is then monotone in the input size, as it must be. Memory traffic
-  is not divided: a few SMs can still draw most of the bandwidth (and
-  libraries split the reduction of weight-heavy layers across SMs).
-* ``utilization`` is the achieved share of the binding resource over the
-  operator's whole duration, launch included: ``latency * utilization`` is
-  the time the op would take with the whole GPU and no launch cost. Small,
-  launch-bound or poorly tiled operators get a low utilization, and the
-  analytic contention model of :mod:`hios_opt.costs` lets them overlap; a
-  large or bandwidth-bound operator gets nearly 1 and does not overlap. It is
-  floored at ``MIN_UTILIZATION`` = 0.01, as the profiler's measured values.
-* ``launch_overhead`` (``LAUNCH_OVERHEAD_US`` = 4 us) is paid once per
-  operator: an operator is taken to be one fused kernel (inference engines
-  fuse conv + BatchNorm + activation, which is what a ``"block"`` trace
-  groups).
-
-Efficiency factors: ``COMPUTE_EFFICIENCY`` = 0.6 (well-tuned cuDNN/CUTLASS
-convolutions reach 50-75% of the tensor-core peak), ``MEMORY_EFFICIENCY`` =
-0.8 (streaming kernels reach 80-90% of the HBM peak). All three constants are
-keyword options of :func:`estimate_costs`.
-
-Links
------
-Edge ``comm_ms`` is filled from a link (:data:`LINKS`): ``bytes / bandwidth +
-latency``, with the published per-direction bandwidth of one GPU's links (for
-NVLink, all of its links together, i.e. a GPU pair behind an NVSwitch as in a
-DGX/HGX node) and a fixed per-copy latency (copy launch and the event wait,
-not the wire latency: 5 us NVLink, 10 us PCIe). ``link="auto"`` takes the
-device's own NVLink generation; ``link=None`` leaves ``comm_ms`` unset, so
-that a :class:`~hios_opt.platform.Platform` prices edges from their
-``bytes`` (:func:`link_platform` builds one with a link's parameters). The
-link used is recorded in ``meta["link"]``.
-
-No measured concurrent-group latencies are produced: stages are priced by the
-analytic contention model.
-
-Sources (peaks are dense, i.e. without 2:4 sparsity): NVIDIA Tesla V100
-datasheet (SXM2: 15.7 FP32 / 125 FP16 tensor TFLOP/s, 900 GB/s HBM2, 80
-SMs); NVIDIA A100 datasheet (SXM4 80 GB: 19.5 / 156 TF32 / 312 FP16, 2039
-GB/s, 108 SMs); NVIDIA H100 datasheet and Hopper whitepaper (SXM5: 66.9 /
-494.7 TF32 / 989.4 FP16, 3350 GB/s, 132 SMs); NVIDIA H200 datasheet (SXM:
-H100 compute, 4800 GB/s HBM3e); NVLink 2/3/4: 6/12/18 links x 25 GB/s per
-direction (300/600/900 GB/s bidirectional); PCIe 3/4/5 x16: 8/16/32 GT/s x
-16 lanes with 128b/130b coding = 15.75/31.5/63.0 GB/s per direction; NVIDIA
-"Matrix Multiplication Background" user's guide (tiles and wave
-quantization).
-
-Examples
---------
->>> from hios_opt.graph import Op, OpGraph
->>> g = OpGraph([Op("conv", 0.0, flops=2 * 10**9, shape=(8, 256, 56, 56), kind="Conv2d")])
->>> est = estimate_costs(g, "h100", dtype="fp16", link=None)
->>> est.meta["device"], round(est.ops[0].latency_ms, 5), round(est.ops[0].utilization, 4)
-('estimate:h100', 0.0074, 0.4551)
-
-2 GFLOP at 989.4 TFLOP/s * 0.6 is 3.37 us; 392 x 4 tiles of 64 x 64 fill
-twelve waves on 132 SMs (1568 / 1584, 1% idle); plus 4 us of launch, during
-which the GPU is idle: it is busy 3.37 us of 7.4 us.
+The roofline, tile-quantization and link model, its constants and the
+datasheets they come from are in the Notes of :func:`estimate_costs`.
 """
 
 from __future__ import annotations
@@ -617,6 +530,84 @@ def estimate_costs(
         On an unknown device, link or dtype (the message lists the valid
         ones), a dtype the GPU lacks, an out-of-range constant or batch size.
 
+    Notes
+    -----
+    For one operator with ``F`` FLOPs that moves ``Q`` bytes (its inputs, its
+    weights and its outputs, each read or written once)::
+
+        compute_ms = F / (peak * compute_efficiency)          # the whole GPU busy
+        memory_ms  = Q / (bandwidth * memory_efficiency)
+        latency_ms = max(compute_ms * quantization, memory_ms) + launch_overhead
+        utilization = max(compute_ms, memory_ms) / latency_ms  # floored at 0.01
+
+    * ``peak`` is the dense tensor-core peak of the chosen ``dtype`` for matrix
+      operators (convolutions, linear layers, matmuls: their ``kind`` says so),
+      and the FP32 CUDA-core peak for every other operator (pools, elementwise,
+      concatenations; they are memory-bound, so the choice hardly matters).
+      ``dtype="fp32"`` uses the CUDA-core peak for all operators.
+    * Bytes follow the dtype: the traced float32 tensors and weights are counted
+      at ``itemsize(dtype)`` bytes per element (2 for fp16/bf16, 4 for fp32/tf32).
+      The op's ``output_bytes`` and the edges' ``bytes`` are rescaled the same
+      way, since that is what moves between GPUs.
+    * ``quantization`` >= 1 says how much of the GPU the operator's work leaves
+      idle (NVIDIA's tile and wave quantization). The output is cut into tiles,
+      one tile per streaming multiprocessor (SM) at a time, and the tiles run in
+      ``waves = ceil(tiles / SMs)`` waves of full tiles::
+
+          quantization = waves * SMs * tile_elements / output_elements
+
+      Matrix operators are an implicit GEMM with ``M = batch * H * W`` output
+      pixels and ``N = channels`` (``M = batch``, ``N = features`` for a linear
+      layer) in ``TILE_M x TILE_N`` = 64 x 64 tiles (the mid-size tile that
+      cuDNN/CUTLASS heuristics pick for batch-1 layers; split-K is not
+      modelled), ``tiles = ceil(M / 64) * ceil(N / 64)``: a late Inception conv
+      with 81 pixels and 384 channels is 2 x 6 = 12 tiles, so on a 132-SM H100
+      it runs at 81 * 384 / (132 * 4096) = 5.8% of the peak. Other operators use tiles of ``ELEMENTS_PER_SM`` = 8192 output
+      elements (2048 resident threads x 4 elements). Ops without a shape get 1.
+      Latency is then monotone in the input size, as it must be. Memory traffic
+      is not divided: a few SMs can still draw most of the bandwidth (and
+      libraries split the reduction of weight-heavy layers across SMs).
+    * ``utilization`` is the achieved share of the binding resource over the
+      operator's whole duration, launch included: ``latency * utilization`` is
+      the time the op would take with the whole GPU and no launch cost. Small,
+      launch-bound or poorly tiled operators get a low utilization, and the
+      analytic contention model of :mod:`hios_opt.costs` lets them overlap; a
+      large or bandwidth-bound operator gets nearly 1 and does not overlap. It is
+      floored at ``MIN_UTILIZATION`` = 0.01, as the profiler's measured values.
+    * ``launch_overhead`` (``LAUNCH_OVERHEAD_US`` = 4 us) is paid once per
+      operator: an operator is taken to be one fused kernel (inference engines
+      fuse conv + BatchNorm + activation, which is what a ``"block"`` trace
+      groups).
+
+    Efficiency factors: ``COMPUTE_EFFICIENCY`` = 0.6 (well-tuned cuDNN/CUTLASS
+    convolutions reach 50-75% of the tensor-core peak), ``MEMORY_EFFICIENCY`` =
+    0.8 (streaming kernels reach 80-90% of the HBM peak). All three constants are
+    keyword options of :func:`estimate_costs`.
+
+    *Links.* Edge ``comm_ms`` is filled from a link (:data:`LINKS`): ``bytes / bandwidth +
+    latency``, with the published per-direction bandwidth of one GPU's links (for
+    NVLink, all of its links together, i.e. a GPU pair behind an NVSwitch as in a
+    DGX/HGX node) and a fixed per-copy latency (copy launch and the event wait,
+    not the wire latency: 5 us NVLink, 10 us PCIe). ``link="auto"`` takes the
+    device's own NVLink generation; ``link=None`` leaves ``comm_ms`` unset, so
+    that a :class:`~hios_opt.platform.Platform` prices edges from their
+    ``bytes`` (:func:`link_platform` builds one with a link's parameters). The
+    link used is recorded in ``meta["link"]``.
+
+    No measured concurrent-group latencies are produced: stages are priced by the
+    analytic contention model.
+
+    Sources (peaks are dense, i.e. without 2:4 sparsity): NVIDIA Tesla V100
+    datasheet (SXM2: 15.7 FP32 / 125 FP16 tensor TFLOP/s, 900 GB/s HBM2, 80
+    SMs); NVIDIA A100 datasheet (SXM4 80 GB: 19.5 / 156 TF32 / 312 FP16, 2039
+    GB/s, 108 SMs); NVIDIA H100 datasheet and Hopper whitepaper (SXM5: 66.9 /
+    494.7 TF32 / 989.4 FP16, 3350 GB/s, 132 SMs); NVIDIA H200 datasheet (SXM:
+    H100 compute, 4800 GB/s HBM3e); NVLink 2/3/4: 6/12/18 links x 25 GB/s per
+    direction (300/600/900 GB/s bidirectional); PCIe 3/4/5 x16: 8/16/32 GT/s x
+    16 lanes with 128b/130b coding = 15.75/31.5/63.0 GB/s per direction; NVIDIA
+    "Matrix Multiplication Background" user's guide (tiles and wave
+    quantization).
+
     Examples
     --------
     >>> import torch
@@ -631,6 +622,18 @@ def estimate_costs(
     (True, 524288)
     >>> estimate_costs(traced, "v100", batch_size=8).ops[1].shape
     (8, 64, 62, 62)
+
+    An OpGraph with one 2 GFLOP convolution:
+
+    >>> from hios_opt.graph import Op, OpGraph
+    >>> g = OpGraph([Op("conv", 0.0, flops=2 * 10**9, shape=(8, 256, 56, 56), kind="Conv2d")])
+    >>> est = estimate_costs(g, "h100", dtype="fp16", link=None)
+    >>> est.meta["device"], round(est.ops[0].latency_ms, 5), round(est.ops[0].utilization, 4)
+    ('estimate:h100', 0.0074, 0.4551)
+
+    2 GFLOP at 989.4 TFLOP/s * 0.6 is 3.37 us; 392 x 4 tiles of 64 x 64 fill
+    twelve waves on 132 SMs (1568 / 1584, 1% idle); plus 4 us of launch, during
+    which the GPU is idle: it is busy 3.37 us of 7.4 us.
     """
     spec = get_device(device)
     dtype = _check_dtype(dtype)

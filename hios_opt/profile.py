@@ -1,92 +1,17 @@
 """Measure operator, stage and transfer costs of a traced model on a device.
 
 :func:`measure_costs` turns a :class:`~hios_opt.trace.TracedGraph` into an
-:class:`~hios_opt.graph.OpGraph` whose costs were *measured*:
+:class:`~hios_opt.graph.OpGraph` whose costs were *measured*: op latencies
+from forward-order sweeps, the latencies of concurrent pairs (hence the
+utilizations) and a link curve for the edges (:func:`measure_link`).
+``timing="launch"`` times what the eager executor pays, ``"kernel"`` what a
+CUDA-graph replay pays. Results are cached as graph JSON under
+``$HIOS_OPT_CACHE`` (default ``~/.cache/hios_opt``, :func:`cache_path`),
+keyed by model, input shape, batch, device, granularity, threads, the pair
+options and the method version.
 
-* **op latency** ``t(v)``: timed in *forward-order sweeps*. A sweep runs
-  the whole model once, every operator in topological order through
-  :meth:`TracedGraph.run_op`, from fresh inputs, freeing each value after
-  its last reader as the forward pass does, and times each operator on its
-  own (CUDA: an event pair per operator on one stream, read after the sweep;
-  elsewhere ``perf_counter``). ``t(v)`` is the median over ``repeat`` sweeps
-  (after ``warmup`` sweeps). Each operator is thus timed in the cache state
-  it meets when the model (or the executor) really runs: its weights and
-  inputs were evicted by the operators before it. Timing one operator in a
-  hot loop on the same inputs instead, the method of cache version 1,
-  keeps them in cache and underestimates: on a 2-core CPU with one thread
-  the sum of hot-loop latencies was 0.67x (Inception-v3 at 96 px) and 0.81x
-  (RandWire at 128 px, 544 ops) the fastest forward pass, the sweep's sum is
-  1.05x and 1.21x (the excess is :meth:`~TracedGraph.run_op`'s dispatch,
-  some 5 us per op, which the executor pays too: the fastest runs of their
-  sequential plans were within 1% of the sweep's sum);
-  ``benchmarks/bench_executor.py`` keeps the comparison.
-* **threads**: every op is timed with ``threads`` intra-op threads (default
-  the caller's ``torch.get_num_threads()``); give the count each executor
-  worker will use (the CPU executor gives each of its ``W`` workers
-  ``threads // W``) so that profile and execution agree. The count is part
-  of the cache key.
-* **stage latency** ``L({a, b})`` of pairs of independent operators run
-  concurrently: two CUDA streams on a GPU, two threads elsewhere, released
-  together (each CPU thread with half the intra-op threads, as the CPU
-  executor gives two streams). A pair is repeated in a hot loop, so it is
-  compared like for like with its members timed alone in the same hot loop
-  (``h(a)``, ``h(b)``), and rescaled to sweep conditions:
-  ``L = L_hot * (t(a) + t(b)) / (h(a) + h(b))``. The fixed cost of the
-  release (measured with two no-ops) is subtracted. A pair measured below
-  ``max(h(a), h(b))``, or rescaled below ``max(t(a), t(b))``, is noise
-  (nothing runs faster than its slowest member, and the evaluator's bounds
-  rely on it): it is clamped up, and ``meta["clamped_groups"]`` counts the
-  clamps.
-* **utilization** ``u(v)``: the value that makes docs/design.md's analytic model
-  ``L = a*(t_a+t_b) + (1-a)*max(t_a*u_a + t_b*u_b, max t)`` (``a = alpha``,
-  0.5) reproduce each measured pair when both members share one
-  utilization, ``rho = (L - a*(t_a+t_b)) / ((1-a)*(t_a+t_b))``, then for
-  each op the median ``rho`` over its pairs, clamped to ``[0.01, 1]``. Ops
-  in no measured pair keep 1.0 (the conservative value).
-* **transfer cost** of every edge from a measured link curve
-  (:func:`measure_link`: latency + bytes / bandwidth, a least-squares fit
-  over copies of several sizes; on the CPU a host memory copy).
-
-Launch time or kernel time (CUDA)
---------------------------------
-At batch 1 most operators of a CNN run for a few microseconds on a modern
-GPU, less than the host needs to launch them through Python. An event pair
-around an operator then measures the *launch-bound* time: the GPU sits idle
-between the start event and the first kernel while the host is still
-dispatching. That is what the eager executor pays (``timing="launch"``, the
-default). ``timing="kernel"`` measures what the GPU itself needs, which is
-what a CUDA-graph replay (``run(..., cuda_graph=True)``) pays: before each
-timed region a spin kernel (``torch.cuda._sleep``) holds the stream while
-the host enqueues the whole region, so the timed kernels run back to back.
-The spin is made long enough to cover the host's enqueue time, which is
-checked after every region (a region enqueued slower than the spin is
-re-run with a longer one). The events between the operators cost GPU time
-of their own, and a queued sweep still leaves gaps between kernels that a
-CUDA graph does not. So kernel timing also captures the plain sweep (no
-events) into a CUDA graph, times ``repeat`` replays (``meta["plain_sweep"]
-== "cuda-graph"``; an op that cannot be captured falls back to the queued
-sweep, ``"queued"``), and scales every op time, and with them every pair,
-by ``plain / sum`` (never above 1): ``meta["event_scale"]``, next to
-``meta["plain_sweep_ms"]``.
-``meta["timing"]`` records the mode.
-
-Results are cached as graph JSON under ``$HIOS_OPT_CACHE`` (default
-``~/.cache/hios_opt``), keyed by model name, input shape, batch size,
-device, granularity, thread count, the pair options and the method version.
-
-On a loaded machine
--------------------
-The median of each operator discards the moments another process held the
-core, but a whole forward pass of many operators rarely escapes them: the
-sum of per-op medians is then below the median forward (and plan) time.
-With several intra-op threads this is severe, as a parallel region waits
-for its slowest thread (SqueezeNet at 64 px, two threads on two cores that
-other processes were using: the sum of op medians was 0.05-0.9x the median
-forward pass in four tries; the median forward was 5x its fastest pass and more).
-``meta["sweep_median_ms"]`` records the median wall time of a whole sweep
-next to ``meta["op_sum_ms"]``, and a ``RuntimeWarning`` is issued when the
-first exceeds the second by more than :data:`LOAD_WARNING_RATIO`; one
-intra-op thread per worker keeps the two close on a shared machine.
+How each quantity is measured, and why, is in the Notes of
+:func:`measure_costs`.
 """
 
 from __future__ import annotations
@@ -682,7 +607,7 @@ def measure_costs(
     timing : {"launch", "kernel"}
         CUDA only: time what the eager executor pays, launches included
         (``"launch"``), or the kernels alone, what a CUDA-graph replay pays
-        (``"kernel"``); see "Launch time or kernel time" above.
+        (``"kernel"``); see the Notes.
 
     Returns
     -------
@@ -695,6 +620,81 @@ def measure_costs(
     ------
     ProfileError
         An operator fails, or the device is unavailable.
+
+    Notes
+    -----
+    *Op latency* ``t(v)`` is timed in forward-order sweeps. A sweep runs the
+    whole model once, every operator in topological order through
+    :meth:`TracedGraph.run_op`, from fresh inputs, freeing each value after its
+    last reader as the forward pass does, and times each operator on its own
+    (CUDA: an event pair per operator on one stream, read after the sweep;
+    elsewhere ``perf_counter``). ``t(v)`` is the median over ``repeat`` sweeps
+    (after ``warmup`` sweeps). Each operator is thus timed in the cache state it
+    meets when the model (or the executor) really runs: its weights and inputs
+    were evicted by the operators before it. Timing one operator in a hot loop
+    on the same inputs instead (the method of cache version 1) keeps them in
+    cache and underestimates; ``benchmarks/bench_executor.py`` keeps the
+    comparison.
+
+    *Threads.* Every op is timed with ``threads`` intra-op threads; give the
+    count each executor worker will use (the CPU executor gives each of its
+    ``W`` workers ``threads // W``) so that profile and execution agree. The
+    count is part of the cache key.
+
+    *Stage latency* ``L({a, b})`` of pairs of independent operators run
+    concurrently: two CUDA streams on a GPU, two threads elsewhere, released
+    together (each CPU thread with half the intra-op threads, as the CPU
+    executor gives two streams). A pair is repeated in a hot loop, so it is
+    compared like for like with its members timed alone in the same hot loop
+    (``h(a)``, ``h(b)``), and rescaled to sweep conditions:
+    ``L = L_hot * (t(a) + t(b)) / (h(a) + h(b))``. The fixed cost of the
+    release (measured with two no-ops) is subtracted. A pair measured below
+    ``max(h(a), h(b))``, or rescaled below ``max(t(a), t(b))``, is noise
+    (nothing runs faster than its slowest member, and the evaluator's bounds
+    rely on it): it is clamped up, and ``meta["clamped_groups"]`` counts the
+    clamps.
+
+    *Utilization* ``u(v)``: the value that makes the analytic model of the
+    problem contract (docs/design.md section 1)
+    ``L = a*(t_a+t_b) + (1-a)*max(t_a*u_a + t_b*u_b, max t)`` (``a = alpha``)
+    reproduce each measured pair when both members share one utilization,
+    ``rho = (L - a*(t_a+t_b)) / ((1-a)*(t_a+t_b))``, then for each op the median
+    ``rho`` over its pairs, clamped to ``[0.01, 1]``. Ops in no measured pair
+    keep 1.0 (the conservative value).
+
+    *Transfer cost* of every edge from a measured link curve
+    (:func:`measure_link`: latency + bytes / bandwidth, a least-squares fit over
+    copies of several sizes; on the CPU a host memory copy).
+
+    *Launch time or kernel time (CUDA).* At batch 1 most operators of a CNN run
+    for a few microseconds on a modern GPU, less than the host needs to launch
+    them through Python. An event pair around an operator then measures the
+    launch-bound time: the GPU sits idle between the start event and the first
+    kernel while the host is still dispatching. That is what the eager executor
+    pays (``timing="launch"``). ``timing="kernel"`` measures what the GPU itself
+    needs, which is what a CUDA-graph replay (``run(..., cuda_graph=True)``)
+    pays: before each timed region a spin kernel (``torch.cuda._sleep``) holds
+    the stream while the host enqueues the whole region, so the timed kernels
+    run back to back. The spin is made long enough to cover the host's enqueue
+    time, which is checked after every region (a region enqueued slower than
+    the spin is re-run with a longer one). The events between the operators cost
+    GPU time of their own, and a queued sweep still leaves gaps between kernels
+    that a CUDA graph does not. So kernel timing also captures the plain sweep
+    (no events) into a CUDA graph, times ``repeat`` replays
+    (``meta["plain_sweep"] == "cuda-graph"``; an op that cannot be captured
+    falls back to the queued sweep, ``"queued"``), and scales every op time, and
+    with them every pair, by ``plain / sum`` (never above 1):
+    ``meta["event_scale"]``, next to ``meta["plain_sweep_ms"]``.
+
+    *On a loaded machine* the median of each operator discards the moments
+    another process held the core, but a whole forward pass of many operators
+    rarely escapes them: the sum of per-op medians is then below the median
+    forward (and plan) time, severely so with several intra-op threads, as a
+    parallel region waits for its slowest thread. ``meta["sweep_median_ms"]``
+    records the median wall time of a whole sweep next to ``meta["op_sum_ms"]``,
+    and a ``RuntimeWarning`` is issued when the first exceeds the second by more
+    than :data:`LOAD_WARNING_RATIO`; one intra-op thread per worker keeps the two
+    close on a shared machine.
 
     Examples
     --------

@@ -4,30 +4,10 @@
 answers "is there a path from ``u`` to ``v``?" with one shift, but its bitsets
 take ``n^2 / 8`` bytes (13 MiB at 10,000 ops, 1.3 GiB at 100,000). Above
 :data:`hios_opt.graph.REACH_BITS_MAX_OPS` ops the graph answers from a
-:class:`ReachIndex` instead: a few integers per op, and a pruned search for
-the queries the labels cannot settle.
-
-The labels (each a necessary or a sufficient condition for a path
-``u -> v`` of length >= 1):
-
-* *topological position*: a path needs ``position[u] < position[v]``;
-* *level* (edges on the longest path from a source): a path needs
-  ``level[u] < level[v]``;
-* *GRAIL intervals* (Yildirim, Chaoji and Zaki, "GRAIL: Scalable
-  Reachability Index for Large Graphs", PVLDB 2010): in a depth-first
-  traversal that numbers ops in post-order, every descendant of ``u``
-  finishes before ``u``, so a path needs ``post[v] < post[u]`` and
-  ``low[u] <= low[v]``, where ``low[w]`` is the smallest post-order number
-  among ``w`` and its descendants. Two traversals (children in opposite
-  orders) are kept; each cuts different non-pairs;
-* *DFS-tree nesting*: when ``v`` was discovered inside ``u``'s visit of the
-  first traversal (``pre[u] < pre[v]`` and ``post[v] < post[u]``) there is
-  a path, a positive answer for free.
-
-A query that no label settles searches forward from ``u``, entering only ops
-that could still lie on a path to ``v`` by every label above. The answer is
-always exact; the labels only decide how much is searched. Memory: six
-4-byte integers per op.
+:class:`ReachIndex` instead: six 4-byte integers per op (a level, and the
+labels of two depth-first traversals) besides the topological position, and
+a pruned search for the queries those labels cannot settle. The answer is always exact; why each
+label is a valid test is in the Notes of :class:`ReachIndex`.
 """
 
 from __future__ import annotations
@@ -49,6 +29,30 @@ class ReachIndex:
         A topological order of the op indices.
     position : sequence of int
         Position of each op in ``topo``.
+
+    Notes
+    -----
+    The labels (each a necessary or a sufficient condition for a path
+    ``u -> v`` of length >= 1):
+
+    * *topological position*: a path needs ``position[u] < position[v]``;
+    * *level* (edges on the longest path from a source): a path needs
+      ``level[u] < level[v]``;
+    * *GRAIL intervals* (Yildirim, Chaoji and Zaki, "GRAIL: Scalable
+      Reachability Index for Large Graphs", PVLDB 2010): in a depth-first
+      traversal that numbers ops in post-order, every descendant of ``u``
+      finishes before ``u``, so a path needs ``post[v] < post[u]`` and
+      ``low[u] <= low[v]``, where ``low[w]`` is the smallest post-order number
+      among ``w`` and its descendants. Two traversals (children in opposite
+      orders) are kept; each cuts different non-pairs;
+    * *DFS-tree nesting*: when ``v`` was discovered inside ``u``'s visit of the
+      first traversal (``pre[u] < pre[v]`` and ``post[v] < post[u]``) there is
+      a path, a positive answer for free.
+
+    A query that no label settles searches forward from ``u``, entering only ops
+    that could still lie on a path to ``v`` by every label above. The answer is
+    always exact; the labels only decide how much is searched. Memory: six
+    4-byte integers per op.
 
     Examples
     --------

@@ -1,40 +1,17 @@
 """Predicted versus measured: schedule a real model, run every plan, compare.
 
 :func:`bench_real` closes the loop between the scheduling problem and the
-hardware. For one zoo model it
+hardware. For one zoo model it traces the model, measures its costs with the
+cached profiler (or takes a given graph), schedules it with each algorithm
+(heuristics by name, ``"exact"`` through :func:`hios_opt.solve`), runs every
+plan on the shared executor (:func:`hios_opt.executor.run`), interleaving the
+plans round by round so that a change of machine load hits them alike, checks
+each plan's outputs against the plain forward pass, and returns one row per
+algorithm: the evaluator's prediction, the measured median, the speedup over
+the sequential plan and the prediction error.
 
-1. builds and traces the model (:func:`hios_opt.trace.trace`);
-2. measures its costs on the device with the cached profiler
-   (:func:`hios_opt.profile.measure_costs`), or takes a given graph;
-3. schedules it with each algorithm (heuristics by name, ``"exact"`` through
-   :func:`hios_opt.solve` with a time limit);
-4. runs every plan on the shared executor (:func:`hios_opt.executor.run`),
-   interleaving the plans round by round so that a change of machine load
-   hits them alike, and checks each plan's outputs against the plain forward
-   pass;
-5. returns one row per algorithm: the evaluator's prediction, the measured
-   median, the measured speedup over the sequential plan and the prediction
-   error.
-
-Logical GPUs and physical devices
----------------------------------
-A schedule for ``K`` GPUs runs wherever the machine allows:
-
-* ``device="cpu"``: every logical GPU maps to the CPU. Each (GPU, stream) of
-  the plan is a worker thread with ``threads`` intra-op threads (default 1),
-  and the profile is taken with the same count, so that an op costs what it
-  will cost inside a worker. All workers share the machine's cores (and the
-  Python interpreter lock between operators): ``K x S`` workers on fewer
-  cores cannot all run at once, which the prediction (``K`` independent
-  GPUs) does not know. The logical GPUs share memory and the executor copies
-  nothing between them: a cross-GPU edge costs one thread hand-off (the
-  consumer's worker waking up on the producer's event), measured by
-  :func:`measure_handoff_ms` (some 25 us) and used as every edge's
-  ``comm_ms``.
-* ``device="cuda"``: logical GPU ``k`` runs on ``cuda:(k mod N)`` with ``N``
-  visible GPUs; with fewer GPUs than ``K`` several logical GPUs share one.
-
-:func:`logical_device_note` says which mapping a run used, in one line.
+How logical GPUs map onto the CPU or the visible GPUs is in the Notes of
+:func:`bench_real`; :func:`logical_device_note` names a run's mapping in one line.
 """
 
 from __future__ import annotations
@@ -759,6 +736,24 @@ def bench_real(
         An unknown algorithm or a bad count.
     GraphError
         ``graph`` does not match the traced model.
+
+    Notes
+    -----
+    *Logical GPUs and physical devices.* A schedule for ``K`` GPUs runs
+    wherever the machine allows:
+
+    * ``device="cpu"``: every logical GPU maps to the CPU. Each (GPU, stream) of
+      the plan is a worker thread with ``threads`` intra-op threads (default 1),
+      and the profile is taken with the same count, so that an op costs what it
+      will cost inside a worker. All workers share the machine's cores (and the
+      Python interpreter lock between operators): ``K x S`` workers on fewer
+      cores cannot all run at once, which the prediction (``K`` independent
+      GPUs) does not know. The logical GPUs share memory and the executor copies
+      nothing between them: a cross-GPU edge costs one thread hand-off (the
+      consumer's worker waking up on the producer's event), measured by
+      :func:`measure_handoff_ms` and used as every edge's ``comm_ms``.
+    * ``device="cuda"``: logical GPU ``k`` runs on ``cuda:(k mod N)`` with ``N``
+      visible GPUs; with fewer GPUs than ``K`` several logical GPUs share one.
 
     Examples
     --------

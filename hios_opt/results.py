@@ -3,38 +3,10 @@
 ``compare``, the demo, ``bench-real``, studies, ``optimize().report()`` and
 the notebooks all build their rows with :func:`result_row` and their tables
 with :func:`result_frame`, so that the same column always means the same
-thing and tables from different tools can be concatenated.
-
-Columns, in order (a tool leaves out the groups it has nothing for):
-
-=====================  =======================================================
-**problem**
-``graph``              graph name
-``ops``                number of ops
-``gpus``               GPUs of the platform
-``streams``            streams per GPU
-**result**
-``algorithm``          a heuristic's name, or ``exact-<solver>`` for a solve
-``makespan_ms``        the evaluator's makespan (float, ms)
-``lower_bound_ms``     best lower bound known for the problem when the row was
-                       made (a proven solver bound where one ran, else the
-                       cheap bound of :func:`hios_opt.bounds.lower_bound`)
-``gap``                ``(makespan_ms - lower_bound_ms) / lower_bound_ms``;
-                       a fraction (0.05 is 5 %), 0.0 within float tolerance
-``speedup``            sequential makespan / ``makespan_ms`` (a float, never
-                       a string such as ``"1.58x"``)
-``status``             ``"heuristic"``, or a solver's status (``optimal``,
-                       ``feasible``, ``unknown`` ...)
-``time_s``             wall-clock seconds the algorithm or solve took
-**measurement** (real runs only)
-``predicted_ms``       the evaluator's makespan of the plan that ran
-``measured_ms``        the measured latency (median of the repeats)
-``prediction_error``   :func:`prediction_error`:
-                       ``(measured_ms - predicted_ms) / predicted_ms``
-=====================  =======================================================
-
-Tools may append columns of their own after these (a study adds its cell
-key, for example); they never rename these.
+thing and tables from different tools can be concatenated. The columns, in
+order, are :data:`COLUMNS` (problem, result and measurement groups; a tool
+leaves out the groups it has nothing for and may append columns of its own,
+never renaming these); docs/tables.md says what each one means.
 
 >>> row = result_row(graph="diamond", ops=4, gpus=1, streams=2, algorithm="ios", makespan_ms=6.5,
 ...                  lower_bound_ms=5.0, speedup=7.0 / 6.5, status="heuristic", time_s=0.01)

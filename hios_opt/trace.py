@@ -1,55 +1,15 @@
 """Trace a PyTorch module into an operator graph (torch.fx -> OpGraph).
 
-:func:`trace` runs :func:`torch.fx.symbolic_trace` on a module, walks the
-traced graph once with :class:`torch.fx.passes.shape_prop.ShapeProp` (an
-``Interpreter``) to learn every value's shape, and groups the fx nodes into
-*operators*. The result, a :class:`TracedGraph`, is the one object the
-profiler and every executor backend share: it converts to an
+:func:`trace` runs :func:`torch.fx.symbolic_trace` on a module, propagates
+shapes once (:class:`torch.fx.passes.shape_prop.ShapeProp`) and groups the fx
+nodes into *operators*. The result, a :class:`TracedGraph`, is the one object
+the profiler and every executor backend share: it converts to an
 :class:`~hios_opt.graph.OpGraph` for the schedulers
 (:meth:`TracedGraph.to_opgraph`) and runs one operator at a time for the
 executors (:meth:`TracedGraph.run_op`).
 
-Grouping rule
--------------
-* **Compute nodes** become operators of their own: every leaf-module call
-  (``call_module``) and every function or method that is not glue
-  (``F.conv2d``, ``F.max_pool2d``, ``torch.matmul``, ``x.mean()`` ...).
-* ``granularity="block"`` additionally fuses a convolution with the
-  BatchNorm that consumes it (when the BatchNorm is the convolution's only
-  user; modules, or ``F.conv2d`` and ``F.batch_norm`` on parameters, as in
-  graphs captured by ``torch.compile``), and treats parameter-free activation/shape modules (``nn.ReLU``,
-  ``nn.Dropout``, ``nn.Flatten``, ``nn.Identity`` ...) as glue, so that
-  ``conv -> bn -> relu`` is one operator. ``granularity="module"`` keeps one
-  operator per leaf-module call.
-* **Glue nodes** are parameter-free elementwise, shape and indexing functions
-  or methods (``add``, ``mul``, ``cat``, ``relu``, ``flatten``, ``view``,
-  ``getitem`` ...). A glue node whose inputs all come from *one* operator
-  joins that operator (so ``flatten`` after a pool, or ``relu`` after a conv,
-  costs no extra operator and no extra dependency); a glue node that reads
-  from two or more operators (``cat`` of two branches, a residual ``add``)
-  is an operator of its own; a glue node that reads only model inputs is an
-  operator of its own too.
-* Placeholders, ``get_attr`` nodes and the output node are not operators
-  (``get_attr`` values are read inside each operator that uses them).
-
-An operator's id is the fx name of its first node (``"conv1"``,
-``"layer1_0_conv1"``, ``"cat_2"``); its kind joins the kinds of its non-view
-nodes (``"Conv2d+BatchNorm2d+ReLU"``, ``"add+relu"``).
-
-FLOP count (per node, summed over an operator)
-----------------------------------------------
-* convolution: ``2 * MACs`` with ``MACs = out_numel * (C_in / groups) *
-  prod(kernel)`` (transposed: ``in_numel * (C_out / groups) * prod(kernel)``);
-  bias ignored;
-* linear / matmul: ``2 * out_numel * K`` (K the reduced dimension);
-* everything else that computes (norms, pools, activations, elementwise,
-  reductions, unknown modules): the number of output elements;
-* pure data movement (view, reshape, flatten, getitem, cat, stack,
-  permute, dropout ...): 0.
-
-In-place operations that mutate a value which another operator also reads
-would make concurrent execution differ from the plain forward pass; tracing
-rejects them with :class:`~hios_opt.errors.TraceError`.
+The grouping rule (``granularity="block"`` or ``"module"``) and the FLOP
+count are in the Notes of :func:`trace`.
 """
 
 from __future__ import annotations
@@ -665,6 +625,46 @@ def trace(
         If fx cannot trace the module (data-dependent control flow ...), the
         example input does not fit it, or an in-place operation would make
         concurrent execution differ from the forward pass.
+
+    Notes
+    -----
+    *Grouping rule.*
+
+    * **Compute nodes** become operators of their own: every leaf-module call
+      (``call_module``) and every function or method that is not glue
+      (``F.conv2d``, ``F.max_pool2d``, ``torch.matmul``, ``x.mean()`` ...).
+    * ``granularity="block"`` additionally fuses a convolution with the
+      BatchNorm that consumes it (when the BatchNorm is the convolution's only
+      user; modules, or ``F.conv2d`` and ``F.batch_norm`` on parameters, as in
+      graphs captured by ``torch.compile``), and treats parameter-free activation/shape modules (``nn.ReLU``,
+      ``nn.Dropout``, ``nn.Flatten``, ``nn.Identity`` ...) as glue, so that
+      ``conv -> bn -> relu`` is one operator. ``granularity="module"`` keeps one
+      operator per leaf-module call.
+    * **Glue nodes** are parameter-free elementwise, shape and indexing functions
+      or methods (``add``, ``mul``, ``cat``, ``relu``, ``flatten``, ``view``,
+      ``getitem`` ...). A glue node whose inputs all come from *one* operator
+      joins that operator (so ``flatten`` after a pool, or ``relu`` after a conv,
+      costs no extra operator and no extra dependency); a glue node that reads
+      from two or more operators (``cat`` of two branches, a residual ``add``)
+      is an operator of its own; a glue node that reads only model inputs is an
+      operator of its own too.
+    * Placeholders, ``get_attr`` nodes and the output node are not operators
+      (``get_attr`` values are read inside each operator that uses them).
+
+    An operator's id is the fx name of its first node (``"conv1"``,
+    ``"layer1_0_conv1"``, ``"cat_2"``); its kind joins the kinds of its non-view
+    nodes (``"Conv2d+BatchNorm2d+ReLU"``, ``"add+relu"``).
+
+    *FLOP count* (per node, summed over an operator):
+
+    * convolution: ``2 * MACs`` with ``MACs = out_numel * (C_in / groups) *
+      prod(kernel)`` (transposed: ``in_numel * (C_out / groups) * prod(kernel)``);
+      bias ignored;
+    * linear / matmul: ``2 * out_numel * K`` (K the reduced dimension);
+    * everything else that computes (norms, pools, activations, elementwise,
+      reductions, unknown modules): the number of output elements;
+    * pure data movement (view, reshape, flatten, getitem, cat, stack,
+      permute, dropout ...): 0.
 
     Examples
     --------

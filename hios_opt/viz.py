@@ -1,27 +1,17 @@
 """Pictures: Gantt charts of schedules and drawings of operator graphs.
 
-* :func:`gantt` draws one schedule with matplotlib: one lane per (GPU,
-  stream) that the schedule uses, one bar per op, coloured by the op's kind
-  (or by its depth in the graph when ops have no kind), with a legend; the
-  title gives the makespan and, for a solver's schedule, the proven bound.
-* :func:`gantt_grid` stacks several on one time axis (HIOS-LP against the
-  optimum, say).
-* :func:`gantt_html` makes an interactive chart for notebooks and browsers:
-  hovering a bar shows the op, its kind, GPU, stream, start and end. It
-  needs no extra package and stays readable at hundreds of ops.
-* :func:`draw_graph` draws the DAG in layers.
-
-Every Gantt function takes a :class:`~hios_opt.evaluate.Timeline` (what
-:func:`hios_opt.evaluate` returns), or a :class:`~hios_opt.schedules.Schedule`
-or :class:`~hios_opt.exact.SolveResult` together with its ``graph`` (and
-``platform``, by default the schedule's own GPUs and streams).
-
-A chart's size depends on the lanes a schedule uses and on its ops, never on
-the platform's size: a 4-op schedule on 4,096 GPUs x 4,096 streams draws at
-most four lanes. Figures are capped at :data:`MAX_FIGURE_HEIGHT_IN` inches.
-
-matplotlib is imported on first use, with the non-interactive ``Agg``
-backend when no backend was chosen, so these functions work without a screen.
+:func:`gantt` draws one schedule with matplotlib (one lane per (GPU, stream)
+used, one bar per op coloured by kind, the makespan and any proven bound in
+the title); :func:`gantt_grid` stacks several on one time axis;
+:func:`gantt_html` makes an interactive chart for notebooks and browsers
+(no extra package, readable at hundreds of ops); :func:`draw_graph` draws
+the DAG in layers. Every Gantt function takes a
+:class:`~hios_opt.evaluate.Timeline`, or a
+:class:`~hios_opt.schedules.Schedule` or
+:class:`~hios_opt.exact.SolveResult` with its ``graph``. A chart's size
+depends on the lanes and ops a schedule uses, never on the platform's size
+(figures are capped at :data:`MAX_FIGURE_HEIGHT_IN` inches). matplotlib is
+imported on first use, with the ``Agg`` backend when none was chosen.
 """
 
 from __future__ import annotations

@@ -1,28 +1,17 @@
 """The graphs that ship with hios_opt, found by name.
 
-The package carries operator graphs in its ``data`` folder (``README.md``
-there says how each one was made):
-
-* ``models/``: the HIOS paper's CNNs (Inception-v3, NASNet-A, RandWire,
-  SqueezeNet) with estimated V100/H100 costs, a few measured on a CPU and on
-  an H100, e.g. ``models/inception_v3_299_h100.json`` (the demo's graph);
-* ``random/``: random layered DAGs like the paper's simulation;
-* ``small/``: the named teaching graphs as files.
-
-A *bundled name* is a path relative to that folder. :meth:`OpGraph.load
-<hios_opt.graph.OpGraph.load>`, every command of the ``hios-opt`` CLI and
-:func:`load` accept one wherever they take a graph file; a file of that
-name in the current folder wins. The folder is found through
-:mod:`importlib.resources`, so it works the same from a wheel, an editable
-install or a source checkout.
+The package's ``data`` folder (its ``README.md`` says how each graph was
+made) holds ``models/`` (the HIOS paper's CNNs with estimated V100/H100
+costs, a few measured), ``random/`` (random layered DAGs like the paper's
+simulation) and ``small/`` (the named teaching graphs). A *bundled name* is a
+path relative to that folder; :meth:`OpGraph.load
+<hios_opt.graph.OpGraph.load>`, every ``hios-opt`` command and :func:`load`
+accept one wherever they take a graph file (a file of that name in the
+current folder wins). :func:`names` lists them.
 
 >>> from hios_opt import data
->>> "models/inception_v3_299_h100.json" in data.names("models/inception_v3_*")
-True
 >>> data.load("models/inception_v3_299_h100.json").n_ops
 124
->>> data.load("named:diamond").name
-'diamond'
 """
 
 from __future__ import annotations

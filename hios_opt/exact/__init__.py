@@ -1,14 +1,13 @@
 """Exact schedules: the optimum, or a schedule with a proven lower bound.
 
-:func:`solve` runs one of the registered solvers (:data:`SOLVERS`): the
-CP-SAT model (:mod:`.cpsat`), the MILP (:mod:`.milp`), the A* search
-(:mod:`.astar`) or CP-SAT and the A* search at once (:mod:`.portfolio`),
-each warm-started from the best heuristic and judged by
-:func:`hios_opt.evaluate`; it returns a :class:`SolveResult` with the status,
-the best schedule, the proven bound and the gap. :func:`deadline_check`
-asks CP-SAT whether a schedule fits within a deadline; :mod:`.brute` solves
-tiny instances by enumeration, and :mod:`.benchmarks` reads public
-instances with known optima.
+:func:`solve` runs one of the registered solvers (:data:`SOLVERS`): CP-SAT
+(:mod:`.cpsat`), the MILP (:mod:`.milp`), the A* search (:mod:`.astar`) or
+the portfolio (:mod:`.portfolio`), each warm-started from the best heuristic
+and judged by :func:`hios_opt.evaluate`; it returns a :class:`SolveResult`
+with the status, the best schedule, the proven bound and the gap.
+:func:`deadline_check` asks CP-SAT whether a schedule fits a deadline;
+:mod:`.brute` solves tiny instances by enumeration, and :mod:`.benchmarks`
+reads public instances with known optima.
 
 >>> import hios_opt as ho
 >>> r = ho.solve(ho.generators.diamond(), ho.Platform(gpus=2, streams=2), time_limit=10, workers=1)

@@ -1,24 +1,16 @@
 """Public DAG-scheduling instances with known optima, as :class:`OpGraph` s.
 
 With one stream per GPU and unit utilization our problem is exactly the
-classical ``P | prec, c_ij | Cmax`` (docs/design.md section 1): a task's weight is
-its latency, an edge's weight its cross-GPU delay (0 for STG, which is
-``P | prec | Cmax``). Weights are read as milliseconds.
+classical ``P | prec, c_ij | Cmax`` (the problem contract, docs/design.md
+section 1): a task's weight is its latency, an edge's weight its cross-GPU
+delay (0 for STG, which is ``P | prec | Cmax``). Weights are read as ms.
 
-Readers
--------
-- :func:`read_stg`: Kasahara STG files (``n``, then ``id time npred preds...``
-  lines, ``#`` metadata at the end). The zero-weight dummy entry and exit
-  tasks are dropped; that changes no makespan.
-- :func:`read_gxl`: the Sinnen group's GXL files, one graph, processor count,
-  optimal makespan and optimal schedule each.
-- :func:`read_jsonl`: the normalised ``instances.jsonl`` (one graph per line,
-  one case per processor count).
-- :func:`read_optimal_csv`: the table of proven optima and bounds.
-
-Each instance is a :class:`BenchmarkInstance` (graph, processors, optimum or
-proven bounds, status). See ``tests/data/exact/README.md`` for where the files
-come from.
+Readers: :func:`read_stg` (Kasahara STG files), :func:`read_gxl` (the Sinnen
+group's GXL files, with processor count, optimum and optimal schedule),
+:func:`read_jsonl` (the normalised ``instances.jsonl``) and
+:func:`read_optimal_csv` (proven optima and bounds). Each instance is a
+:class:`BenchmarkInstance`; ``tests/data/exact/README.md`` says where the
+files come from.
 """
 
 from __future__ import annotations
@@ -97,6 +89,13 @@ def _number(text: str, where: str) -> float:
 
 def read_stg(path: PathLike, name: str | None = None) -> OpGraph:
     """Read a Kasahara STG file (no communication costs).
+
+    Notes
+    -----
+    The format: ``n``, then ``id time npred preds...`` lines, ``#`` metadata
+    at the end. The zero-weight dummy entry and exit tasks are dropped; that
+    changes no makespan, since they take no time and every other task lies
+    between them.
 
     Examples
     --------

@@ -3,26 +3,9 @@
 An oracle for tests, independent of the CP-SAT and MILP models: it shares no
 modelling code with them (no stage candidates, no time grid), only the
 problem definition (graph, platform, stage-latency model) and the evaluator.
-
-Search
-------
-Every schedule has a *semi-active* form of no larger makespan (the
-evaluator's timing: each stage starts as early as its GPU and inputs allow),
-and listing the stages of a semi-active schedule by start time gives a
-sequence in which every stage comes after the stages it waits for (its
-producers end no later than it starts; on one GPU the previous stage starts
-earlier). So the search builds schedules one stage at a time: it picks a GPU
-and a set of at most ``streams`` *ready* ops (ops whose producers are all
-placed; ready ops never depend on each other), starts that stage as early as
-possible, and only keeps sequences whose start times do not decrease. Every
-semi-active schedule is reached this way, so the minimum over the leaves is
-the optimum. Two reductions keep it exact:
-
-- with identical GPUs and a uniform link, a stage may open an unused GPU only
-  the lowest-numbered one (renaming GPUs changes nothing);
-- branch and bound: a branch is cut when the makespan so far, or the current
-  start plus the longest remaining chain of minimal stage durations (all
-  later stages start no earlier), already reaches the best makespan found.
+:func:`brute_force` builds semi-active schedules one stage at a time, with
+symmetry breaking and branch and bound; why every optimum is reached is in
+its Notes.
 """
 
 from __future__ import annotations
@@ -72,6 +55,26 @@ def brute_force(
     ------
     ProblemTooLargeError
         The graph has more than ``max_ops`` ops.
+
+    Notes
+    -----
+    Every schedule has a *semi-active* form of no larger makespan (the
+    evaluator's timing: each stage starts as early as its GPU and inputs allow),
+    and listing the stages of a semi-active schedule by start time gives a
+    sequence in which every stage comes after the stages it waits for (its
+    producers end no later than it starts; on one GPU the previous stage starts
+    earlier). So the search builds schedules one stage at a time: it picks a GPU
+    and a set of at most ``streams`` *ready* ops (ops whose producers are all
+    placed; ready ops never depend on each other), starts that stage as early as
+    possible, and only keeps sequences whose start times do not decrease. Every
+    semi-active schedule is reached this way, so the minimum over the leaves is
+    the optimum. Two reductions keep it exact:
+
+    - with identical GPUs and a uniform link, a stage may open an unused GPU only
+      the lowest-numbered one (renaming GPUs changes nothing);
+    - branch and bound: a branch is cut when the makespan so far, or the current
+      start plus the longest remaining chain of minimal stage durations (all
+      later stages start no earlier), already reaches the best makespan found.
 
     Examples
     --------

@@ -1,41 +1,14 @@
 """Stage candidates: every set of ops that may form one stage, with its latency.
 
 A stage is a set of at most ``streams`` mutually independent ops (an
-*antichain* of the DAG, docs/design.md section 1). The exact models choose, for
-every op, the one candidate that holds it; this module enumerates the
-candidates once, with their latencies from the stage-latency model, and
-estimates their number first so that a model that would not fit raises
-:class:`~hios_opt.errors.ProblemTooLargeError` instead of exhausting memory.
-
-Dominance pruning
------------------
-A candidate ``C`` (two ops or more) is dropped when some split of ``C`` into
-two non-empty parts ``C1``, ``C2`` satisfies ``L(C) >= L(C1) + L(C2)``.
-
-*Why an optimum survives.* Take any schedule that uses ``C`` as a stage on
-GPU ``k`` from ``s`` to ``s + L(C)``. Replace it by the two stages ``C1`` then
-``C2`` at the same place in GPU ``k``'s list. Both parts are antichains (subsets
-of one). Their inputs are a subset of ``C``'s inputs, so, with every other
-stage kept where it was, ``C1`` can start at ``s`` and ``C2`` at ``s + L(C1)``;
-``C2`` ends at ``s + L(C1) + L(C2) <= s + L(C)``. Every op of ``C`` now ends no
-later than before, and GPU ``k`` is free no later than before, so every other
-stage's earliest start (a maximum of ends plus fixed delays) is no later
-either: the evaluated makespan does not grow, because the evaluator's start
-times are non-decreasing functions of the stage latencies and ends. No cycle
-appears (``C1`` and ``C2`` take over ``C``'s dependencies). If a part is itself
-dropped, split it again; each split replaces a set by strictly smaller ones and
-singletons are never dropped, so the process ends with a schedule that uses
-kept candidates only and is at least as short. Hence some optimal schedule
-uses kept candidates only.
-
-The same inequality holds after rounding latencies down to a time grid,
-since ``floor(a) >= floor(b + c) >= floor(b) + floor(c)`` when ``a >= b + c``,
-so the pruning is also valid for the integer model of :mod:`hios_opt.exact.cpsat`.
-
-Under the analytic model a pair is dropped exactly when neither op leaves the
-GPU idle (utilization 1 for both): then ``L = t_a + t_b`` and concurrency gains
-nothing. With unit utilization every multi-op candidate goes, and the model
-is the classical ``P | prec, c_ij | Cmax`` one, whatever ``streams`` is.
+*antichain* of the DAG, the problem contract, docs/design.md section 1). The
+exact models choose, for every op, the one candidate that holds it;
+:func:`stage_candidates` enumerates the candidates once, with their
+latencies from the stage-latency model, dropping those that an optimal
+schedule never needs (dominance pruning: the proof is in its Notes).
+:func:`count_candidates` estimates their number first, so that a model that
+would not fit raises :class:`~hios_opt.errors.ProblemTooLargeError` instead
+of exhausting memory.
 """
 
 from __future__ import annotations
@@ -243,7 +216,7 @@ def stage_candidates(
     cost_model : StageModel, optional
         Stage-latency model (default: measured table, analytic fallback).
     prune : bool
-        Drop dominated candidates (see the module docstring); some optimal
+        Drop dominated candidates (see Notes); some optimal
         schedule always survives.
     max_candidates : int
         Raise instead of enumerating more antichains than this.
@@ -257,6 +230,36 @@ def stage_candidates(
     ProblemTooLargeError
         When there are more than ``max_candidates`` antichains; the message
         gives the count and what to change.
+
+    Notes
+    -----
+    *Dominance pruning.* A candidate ``C`` (two ops or more) is dropped when some split of ``C`` into
+    two non-empty parts ``C1``, ``C2`` satisfies ``L(C) >= L(C1) + L(C2)``.
+
+    *Why an optimum survives.* Take any schedule that uses ``C`` as a stage on
+    GPU ``k`` from ``s`` to ``s + L(C)``. Replace it by the two stages ``C1`` then
+    ``C2`` at the same place in GPU ``k``'s list. Both parts are antichains (subsets
+    of one). Their inputs are a subset of ``C``'s inputs, so, with every other
+    stage kept where it was, ``C1`` can start at ``s`` and ``C2`` at ``s + L(C1)``;
+    ``C2`` ends at ``s + L(C1) + L(C2) <= s + L(C)``. Every op of ``C`` now ends no
+    later than before, and GPU ``k`` is free no later than before, so every other
+    stage's earliest start (a maximum of ends plus fixed delays) is no later
+    either: the evaluated makespan does not grow, because the evaluator's start
+    times are non-decreasing functions of the stage latencies and ends. No cycle
+    appears (``C1`` and ``C2`` take over ``C``'s dependencies). If a part is itself
+    dropped, split it again; each split replaces a set by strictly smaller ones and
+    singletons are never dropped, so the process ends with a schedule that uses
+    kept candidates only and is at least as short. Hence some optimal schedule
+    uses kept candidates only.
+
+    The same inequality holds after rounding latencies down to a time grid,
+    since ``floor(a) >= floor(b + c) >= floor(b) + floor(c)`` when ``a >= b + c``,
+    so the pruning is also valid for the integer model of :mod:`hios_opt.exact.cpsat`.
+
+    Under the analytic model a pair is dropped exactly when neither op leaves the
+    GPU idle (utilization 1 for both): then ``L = t_a + t_b`` and concurrency gains
+    nothing. With unit utilization every multi-op candidate goes, and the model
+    is the classical ``P | prec, c_ij | Cmax`` one, whatever ``streams`` is.
 
     Examples
     --------

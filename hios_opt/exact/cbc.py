@@ -1,30 +1,12 @@
 """PuLP's bundled CBC as a child process that never outlives the solve.
 
-PuLP's own call (``PULP_CBC_CMD``) starts CBC and waits for it. Its
-temporary files (the model as MPS, the MIP start, the solution: megabytes
-for a large model) stay behind when CBC fails or the process is killed; CBC
-outlives a killed parent (an orphan that ran on for half a minute); and it
-overruns short time limits by seconds. Here PuLP's writers and reader make the
-same files, in a private folder, and CBC runs as a child that
-
-- runs in its own process group, so that a terminal's Ctrl-C reaches it
-  only through the solve, which sends one SIGINT (CBC stops and writes its
-  best solution) and SIGKILL :data:`GRACE_S` later if CBC has not stopped;
-- has its own time limit (``-sec``, wall clock) end :data:`GRACE_S` before
-  the solve's deadline, gets SIGINT then if it is still running, and SIGKILL
-  at the deadline: CBC checks neither its clock nor SIGINT while it
-  preprocesses or cuts at the root (seen: 18 s), and a time limit that
-  ends there makes it report the model infeasible or crash, which
-  :attr:`CbcRun.out_of_time` tells apart from an answer;
-- is killed by the kernel, on Linux, when the thread that started it dies
-  (``PR_SET_PDEATHSIG``): also when the process is killed with SIGKILL;
-- is killed, and the folder removed, on every way out of :func:`run_cbc`:
-  return, error, Ctrl-C, and SIGTERM, which becomes ``SystemExit(143)``
-  while CBC runs (unless the program has a SIGTERM handler of its own).
-
-A folder that a process killed with SIGKILL leaves behind is removed by the
-next solve: each folder is locked (``flock``) by its owner as long as it
-lives, and the kernel drops the lock when the owner dies.
+PuLP's own call (``PULP_CBC_CMD``) starts CBC and waits for it: its temporary
+files (megabytes for a large model) stay behind when CBC fails or the process
+is killed, CBC outlives a killed parent, and it overruns short time limits by
+seconds. :func:`run_cbc` makes the same files in a private folder and runs
+CBC as a child that keeps the deadline, stops on Ctrl-C and SIGTERM, dies
+with its parent and leaves no file behind; how each of these is ensured is in
+its Notes.
 """
 
 from __future__ import annotations
@@ -236,9 +218,34 @@ def private_folder() -> Iterator[str]:
 def run_cbc(prob: Any, solver: Any, *, warm: bool, deadline: float | None) -> CbcRun:
     """Solve ``prob`` with CBC as configured in ``solver`` (a
     ``pulp.PULP_CBC_CMD``; its own time limit is ignored) until ``deadline``
-    (``time.monotonic()`` seconds, ``None``: none; see the module docstring).
+    (``time.monotonic()`` seconds, ``None``: none; see Notes).
     The solution, if one came back, is loaded into ``prob`` (values and
-    status), as PuLP's ``prob.solve(solver)`` would."""
+    status), as PuLP's ``prob.solve(solver)`` would.
+
+    Notes
+    -----
+    PuLP's writers and reader make the model, MIP start and solution files
+    in a private folder, and CBC runs as a child that
+
+    - runs in its own process group, so that a terminal's Ctrl-C reaches it
+      only through the solve, which sends one SIGINT (CBC stops and writes its
+      best solution) and SIGKILL :data:`GRACE_S` later if CBC has not stopped;
+    - has its own time limit (``-sec``, wall clock) end :data:`GRACE_S` before
+      the deadline, gets SIGINT then if it is still running, and SIGKILL at
+      the deadline: CBC checks neither its clock nor SIGINT while it
+      preprocesses or cuts at the root, and a time limit that ends there
+      makes it report the model infeasible or crash, which
+      :attr:`CbcRun.out_of_time` tells apart from an answer;
+    - is killed by the kernel, on Linux, when the thread that started it dies
+      (``PR_SET_PDEATHSIG``): also when the process is killed with SIGKILL;
+    - is killed, and the folder removed, on every way out: return, error,
+      Ctrl-C, and SIGTERM, which becomes ``SystemExit(143)`` while CBC runs
+      (unless the program has a SIGTERM handler of its own).
+
+    A folder that a process killed with SIGKILL leaves behind is removed by
+    the next solve: each folder is locked (``flock``) by its owner as long as
+    it lives, and the kernel drops the lock when the owner dies.
+    """
     if deadline is not None and deadline - GRACE_S - time.monotonic() < _WRITE_SECONDS_PER_VARIABLE * len(
             prob.variables()):
         return CbcRun("", None, False, True, False, False)  # no time left to write the model and run CBC

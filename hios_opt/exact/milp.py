@@ -3,21 +3,11 @@
 ``"milp:cbc"``) or any other PuLP solver by name.
 
 The same problem as :mod:`hios_opt.exact.cpsat`, in continuous time (no
-time grid), with big-M disjunctions instead of intervals (:func:`solve_milp`'s
-Notes give the model). Times are in ms, or in a power of ten of ms that puts
-the sequential makespan between 1,000 and 10,000 units when it lies outside
-1 ms .. 1e6 ms (:func:`time_unit`): the solvers' tolerances are absolute.
-HiGHS is the default: it proves paper-style 12-op 2 x 2 instances that CBC
-does not (``benchmarks/results/exact_summary.md``).
-
-CBC runs as a child process (:mod:`hios_opt.exact.cbc`) that keeps the time
-limit (it is stopped at the deadline, since it looks at neither its clock
-nor Ctrl-C while it preprocesses), never outlives the solve and leaves no
-file behind. When its time runs out before it has a solution (CBC 2.10 then
-may also crash or call the model infeasible), the warm start is returned
-(``solver_status="TIME_LIMIT"``); a CBC that fails otherwise gives the warm
-start with ``solver_status="SOLVER_FAILED"`` and ``stats["solver_error"]``,
-or a :class:`~hios_opt.errors.SolverError` without one.
+time grid), with big-M disjunctions instead of intervals: :func:`solve_milp`
+builds and solves it, and its Notes give the model, the big-M values, the
+bound's tolerance and what happens when CBC fails. Times are in ms, or in a
+power of ten of ms (:func:`time_unit`), since the solvers' tolerances are
+absolute. ``benchmarks/results/exact_summary.md`` compares HiGHS and CBC.
 """
 
 from __future__ import annotations
@@ -166,8 +156,8 @@ def _parse_cbc_log(text: str) -> dict[str, Any]:
 
 def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveResult:
     """Build and solve the MILP for ``request`` (warm start:
-    ``request.warm``) with the PuLP solver ``backend``; see the module
-    docstring. The solution found is offered to ``request.incumbent`` (with
+    ``request.warm``) with the PuLP solver ``backend``; see Notes. The
+    solution found is offered to ``request.incumbent`` (with
     the evaluator's makespan) and the bound raised, when the solver has
     ended (PuLP gives no hook into a running solver).
 
@@ -228,8 +218,17 @@ def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveR
     ``1e-7`` (its default, ``1e-4``, would stop before the proof this module calls
     ``"optimal"``).
 
-    CBC 2.10 may crash when its time limit expires while it reads a MIP
-    start; the warm start is then returned (``solver_status="SOLVER_FAILED"``).
+    CBC runs as a child process (:mod:`hios_opt.exact.cbc`) that keeps the
+    time limit (it is stopped at the deadline, since it looks at neither its
+    clock nor Ctrl-C while it preprocesses), never outlives the solve and
+    leaves no file behind. When its time runs out before it has a solution
+    (CBC 2.10 then may also crash or call the model infeasible), the warm
+    start is returned (``solver_status="TIME_LIMIT"``); a CBC that fails
+    otherwise gives the warm start with ``solver_status="SOLVER_FAILED"`` and
+    ``stats["solver_error"]``, or a :class:`~hios_opt.errors.SolverError`
+    without one. CBC 2.10 may also crash when its time limit expires while it
+    reads a MIP start; the warm start is then returned
+    (``solver_status="SOLVER_FAILED"``).
     """
     import pulp
 

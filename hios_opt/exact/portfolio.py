@@ -5,16 +5,8 @@ instances that the CP-SAT model does not close, CP-SAT proves one-stream
 and 4-GPU instances that the A* search does not, and neither improves the
 schedules of graphs with hundreds of ops, where the improvement search
 (:mod:`hios_opt.exact.lns`) does. ``solve(..., solver="portfolio")`` runs
-CP-SAT in a helper thread with ``workers - 1`` threads (at least one) and,
-in the calling thread, the improvement search first (for
-:data:`LNS_SHARE` of the time, or all of it beyond the A* search's reach:
-:data:`ASTAR_MAX_OPS` ops), then the A* search; all start from the same warm start and share the
-solve's :class:`~hios_opt.exact.incumbent.Incumbent` (each cuts with the
-others' schedules); the first proof stops the others; the result is the
-shortest schedule found with the largest proven bound (each is valid, so
-their maximum is). The searches race, so among schedules of equal makespan
-which one comes back can vary; ``stats["proved_by"]`` says which search
-closed the gap.
+them together (:func:`solve_portfolio`, whose Notes say how they share time,
+schedules and bounds).
 
 >>> import hios_opt as ho
 >>> g = ho.generators.fork_join(2, comm_ms=0.5)
@@ -60,14 +52,28 @@ def _summary(result: SolveResult) -> dict[str, Any]:
 
 def solve_portfolio(request: SolveRequest, cands: Candidates | None, cpsat_cands: Candidates | None,
                     refused: str | None = None) -> SolveResult:
-    """Run CP-SAT and the A* search together for ``request``; see the module
-    docstring.
+    """Run CP-SAT, the improvement search and the A* search together for
+    ``request``.
 
     Use :func:`hios_opt.exact.solve`, which validates the options, builds the
     candidates and the warm start, and calls this. ``cpsat_cands`` is None
     when the CP-SAT model would be too large, and ``cands`` too when even
     the stage candidates would be (``refused`` says why): the other
     searches run without it, and ``stats["cpsat"]`` says so.
+
+    Notes
+    -----
+    CP-SAT runs in a helper thread with ``workers - 1`` threads (at least
+    one); the calling thread runs the improvement search first (for
+    :data:`LNS_SHARE` of the time, or all of it beyond the A* search's reach,
+    :data:`ASTAR_MAX_OPS` ops), then the A* search. All start from the same
+    warm start and share the solve's
+    :class:`~hios_opt.exact.incumbent.Incumbent` (each cuts with the others'
+    schedules); the first proof stops the others. The result is the shortest
+    schedule found with the largest proven bound: each bound is valid, so
+    their maximum is. The searches race, so among schedules of equal makespan
+    which one comes back can vary; ``stats["proved_by"]`` says which search
+    closed the gap.
     """
     incumbent = request.incumbent
     warm = request.warm

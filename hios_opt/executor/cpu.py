@@ -1,19 +1,15 @@
 """CPU backend: threads stand in for GPUs and streams.
 
-One worker thread per (logical GPU, stream) runs that stream's operators in
-plan order; a ``threading.Event`` per operator stands in for its CUDA event.
-All logical GPUs share the host memory, so a cross-GPU input costs no copy:
-the consumer only waits for the producer's event. Values are freed when
-their last reader has run (reference counts, since readers on different
-threads finish in any order).
-
-Every wait has a timeout and checks an abort flag: when an operator raises,
-the other workers stop at their next wait, the run raises
-:class:`~hios_opt.errors.OpExecutionError` naming the operator, and
-:meth:`CpuExecutor.close` joins the threads. An operator that never returns
-cannot be interrupted from Python; the run then raises
-:class:`~hios_opt.errors.ExecutorError` after ``timeout_s`` and the stuck
-(daemon) thread is abandoned.
+:class:`CpuExecutor` runs one worker thread per (logical GPU, stream), each
+running that stream's operators in plan order; a ``threading.Event`` per
+operator stands in for its CUDA event. All logical GPUs share the host
+memory, so a cross-GPU input costs no copy, and values are freed when their
+last reader has run (reference counts, since readers on different threads
+finish in any order). Every wait has a timeout and checks an abort flag: an
+operator that raises stops the others at their next wait and the run raises
+:class:`~hios_opt.errors.OpExecutionError`; an operator that never returns
+is abandoned (a daemon thread) and the run raises
+:class:`~hios_opt.errors.ExecutorError` after ``timeout_s``.
 """
 
 from __future__ import annotations

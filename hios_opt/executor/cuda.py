@@ -1,29 +1,16 @@
 """CUDA backend: one process, N devices, one CUDA stream per (GPU, stream).
 
 :class:`StreamEngine` enqueues a plan from a single host thread, in the
-plan's global order (so every event is recorded before any stream waits on
-it; a CUDA stream waiting on a never-recorded event would not wait at all):
+plan's global order: operators on their streams after waiting for their
+producers' events, cross-GPU inputs copied once per destination GPU, memory
+freed after the last reader, optionally captured into a CUDA graph. Why this
+order and these waits are safe is in its Notes.
 
-* each operator runs on the stream ``(gpu, stream)`` of its logical GPU,
-  after ``wait_event`` on the events of its same-GPU producers (and of the
-  previous stage, with ``plan.barrier``);
-* an input made on another GPU is copied by its first consumer there: a copy
-  stream on the source device waits for the producer's event, and the
-  ``.to(device, non_blocking=True)`` runs with that copy stream current on the
-  source device and the consumer's stream current on the destination (this
-  is how ATen orders peer copies), then an event marks the copy for the
-  other consumers on that GPU;
-* ``record_stream`` keeps a tensor's memory alive for every stream that uses
-  it besides the one that allocated it, and host references are dropped after
-  the last reader in the plan, so the caching allocator can reuse memory;
-* with ``cuda_graph=True`` the whole multi-stream plan is captured once into
-  a CUDA graph (fork/join events from the capture stream) and replayed.
-
-The engine talks to CUDA through a small stream API. :class:`SyncStreams`
-implements it on the CPU with synchronous "streams" (and checks that no
-stream waits on an event before it is recorded), so that the enqueue logic,
-the copies and the frees run for real on machines without a GPU; the
-distributed backend reuses the same engine for its ranks.
+The engine talks to CUDA through a small stream API (:class:`CudaStreams`).
+:class:`SyncStreams` implements it on the CPU with synchronous "streams" (and
+checks that no stream waits on an event before it is recorded), so that the
+enqueue logic, the copies and the frees run for real on machines without a
+GPU; the distributed backend reuses the same engine for its ranks.
 """
 
 from __future__ import annotations
@@ -210,6 +197,27 @@ class StreamEngine:
         Required when some logical GPUs are remote (distributed ranks).
     timing : bool
         Record a start and end event around every operator.
+
+    Notes
+    -----
+    The engine enqueues from a single host thread, in the plan's global order,
+    so every event is recorded before any stream waits on it (a CUDA stream
+    waiting on a never-recorded event would not wait at all):
+
+    * each operator runs on the stream ``(gpu, stream)`` of its logical GPU,
+      after ``wait_event`` on the events of its same-GPU producers (and of the
+      previous stage, with ``plan.barrier``);
+    * an input made on another GPU is copied by its first consumer there: a copy
+      stream on the source device waits for the producer's event, and the
+      ``.to(device, non_blocking=True)`` runs with that copy stream current on the
+      source device and the consumer's stream current on the destination (this
+      is how ATen orders peer copies), then an event marks the copy for the
+      other consumers on that GPU;
+    * ``record_stream`` keeps a tensor's memory alive for every stream that uses
+      it besides the one that allocated it, and host references are dropped after
+      the last reader in the plan, so the caching allocator can reuse memory;
+    * with ``cuda_graph=True`` the whole multi-stream plan is captured once into
+      a CUDA graph (fork/join events from the capture stream) and replayed.
     """
 
     def __init__(

@@ -5,31 +5,14 @@ runs the operators of its own logical GPU with the shared
 :class:`~hios_opt.executor.cuda.StreamEngine` (CUDA streams on GPUs with
 NCCL; synchronous CPU streams with gloo). A value that crosses GPUs is sent
 with ``isend`` right after it is produced and received by its first consumer
-on the other rank. Between each pair of ranks values travel in the plan's
-production order (``plan.transfers``), and a receiver that needs a later value
-first receives the earlier ones, so no tags are needed (NCCL has none) and
-no deadlock is possible. Model outputs made off GPU 0 go to rank 0 at the end
-of each run; rank 0's wall time from a barrier to having every output is the
-latency.
+on the other rank, in the plan's production order. Rank 0's wall time from a
+barrier to having every output is the latency.
 
-Two ways to launch:
-
-* from Python, :func:`run_distributed` spawns ``world_size`` local ranks
-  with ``torch.multiprocessing`` (rendezvous on ``127.0.0.1`` on a free port,
-  gloo bound to the loopback interface), waits for them under one deadline,
-  and returns a :class:`~hios_opt.executor.records.Measurement`;
-* with ``torchrun``: ``torchrun --nproc-per-node K -m
-  hios_opt.executor.distributed --model zoo:squeezenet --schedule s.json``
-  (see :func:`main`).
-
-**What a spawned rank receives** (it must re-create the model): a
-:class:`~hios_opt.trace.TracedGraph`, which pickles as *(original module,
-example inputs, granularity, name)* and is re-traced in the rank, so its
-module's class must be importable there (define it at module level, not
-inside a function); or a :class:`ModelSpec`, a picklable factory (e.g.
-``functools.partial(hios_opt.models.get, "squeezenet", input_size=32)``) plus
-an example input; or a :class:`~hios_opt.executor.plan.Plan`, whose traced
-graph and schedule are used.
+Launch from Python with :func:`run_distributed` (``world_size`` local ranks
+spawned with ``torch.multiprocessing``), or with ``torchrun --nproc-per-node
+K -m hios_opt.executor.distributed --model zoo:squeezenet --schedule s.json``
+(:func:`main`). What a rank receives, and why the exchange cannot deadlock,
+is in the Notes of :func:`run_distributed`.
 """
 
 from __future__ import annotations
@@ -359,7 +342,7 @@ def run_distributed(
     Parameters
     ----------
     traced_or_model_spec : TracedGraph, ModelSpec or Plan
-        What each rank re-creates the model from (see the module docstring).
+        What each rank re-creates the model from (see Notes).
     schedule : Schedule, optional
         The schedule to run (taken from the plan when a Plan is given).
     inputs : Tensor or sequence of Tensor, optional
@@ -398,6 +381,25 @@ def run_distributed(
         A rank failed (the message names it and its error), the call timed
         out (the message names the ranks still running), or the schedule needs
         more ranks than ``world_size``. No rank process is left running.
+
+    Notes
+    -----
+    *What a spawned rank receives* (it must re-create the model): a
+    :class:`~hios_opt.trace.TracedGraph`, which pickles as *(original module,
+    example inputs, granularity, name)* and is re-traced in the rank, so its
+    module's class must be importable there (define it at module level, not
+    inside a function); or a :class:`ModelSpec`, a picklable factory (e.g.
+    ``functools.partial(hios_opt.models.get, "squeezenet", input_size=32)``) plus
+    an example input; or a :class:`~hios_opt.executor.plan.Plan`, whose traced
+    graph and schedule are used.
+
+    *Rendezvous.* The ranks meet on ``127.0.0.1`` on a free port, gloo bound
+    to the loopback interface, and are waited for under one deadline.
+
+    *Why no deadlock is possible.* Between each pair of ranks values travel in
+    the plan's production order (``plan.transfers``), and a receiver that needs
+    a later value first receives the earlier ones, so no tags are needed (NCCL
+    has none) and every receive is matched by a send already posted or to come.
 
     Examples
     --------

@@ -1,23 +1,12 @@
 """Compile a schedule of a traced model into an executable plan.
 
-A :class:`Plan` is what every backend runs (threads on CPU, CUDA streams,
-``torch.distributed`` ranks). It fixes, once and for all:
-
-* a *global order* of the operators: the schedule's stages in a topological
-  order of the stage graph (consecutive stages of one GPU, and producer stage
-  -> consumer stage for every edge), the ops of a stage in stream order. A
-  backend that enqueues work from one host thread (CUDA, a distributed rank)
-  follows it, so every event is recorded before anyone waits on it;
-* per operator (a :class:`PlannedOp`): its logical GPU, its stream (its
-  position in its stage), the same-GPU operators on other streams it must
-  wait for (data producers and, with ``barrier=True``, the previous stage on
-  its GPU, as docs/design.md section 1 states), its inputs made on other GPUs, and
-  which of them it copies onto its GPU (the first consumer there in the global
-  order; later consumers wait for that copy);
-* the last reader of every value on every GPU, so memory can be freed;
-* for each ordered pair of GPUs, the values that cross it in production
-  order (what a distributed rank sends and receives, model outputs going to
-  GPU 0 last).
+A :class:`Plan`, built by :func:`compile`, is what every backend runs
+(threads on CPU, CUDA streams, ``torch.distributed`` ranks). It fixes, once
+and for all, a global order of the operators, each operator's GPU, stream,
+waits and cross-GPU copies (a :class:`PlannedOp`), the last reader of every
+value on every GPU (so memory can be freed), and the values that cross each
+ordered pair of GPUs in production order (what a distributed rank sends and
+receives). Why that order is safe to enqueue is in the Notes of :class:`Plan`.
 """
 
 from __future__ import annotations
@@ -173,6 +162,19 @@ class Plan:
         Logical GPU holding each model-output value (``-1``: a model input).
     barrier : bool
         Whether a stage waits for the whole previous stage on its GPU.
+
+    Notes
+    -----
+    The *global order* is the schedule's stages in a topological order of the
+    stage graph (consecutive stages of one GPU, and producer stage -> consumer
+    stage for every edge), the ops of a stage in stream order. A backend that
+    enqueues work from one host thread (CUDA, a distributed rank) follows it, so
+    every event is recorded before anyone waits on it. Each operator waits for
+    its same-GPU producers on other streams and, with ``barrier=True``, the
+    previous stage on its GPU (the stage semantics of the problem contract,
+    docs/design.md section 1); an input made on another GPU is copied by its
+    first consumer there in the global order, and later consumers wait for that
+    copy. Model outputs go to GPU 0 last in ``transfers``.
     """
 
     traced: TracedGraph

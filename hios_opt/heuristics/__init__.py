@@ -2,40 +2,17 @@
 
 Each algorithm is a plain function ``f(graph, platform, *, options...) ->
 Schedule`` in its own module; :func:`schedule` picks one by name and checks
-its options:
+its options, and :func:`algorithms` lists the names. ``sequential`` and
+``ios`` use one GPU; ``hios-lp`` and ``hios-mr`` are HIOS's inter-GPU
+mappings followed by its intra-GPU sliding window (:mod:`.intra`); ``heft``
+and the classic list schedulers (``cpop`` to ``sufferage``, one line each in
+docs/heuristics.md) map ops one at a time, then go through the same pass.
+``"best"`` runs them all and keeps the shortest schedule (:func:`best_of`).
 
-================  ==========================================================
-``sequential``    one GPU, one op at a time, topological order
-``ios``           IOS's dynamic programming over stages, one GPU
-``heft``          HEFT list scheduling, K GPUs, one stream each
-``cpop``          critical path on one GPU, the rest by earliest finish
-``etf``           earliest (op, GPU) start first
-``dls``           highest dynamic level (static level - start) first
-``mcp``           ALAP order, earliest start, insertion
-``fcp``           bottom level, enabling or first idle GPU
-``flb``           ETF's choice through two queues per GPU
-``minmin``        ready op of the smallest completion time first
-``maxmin``        ready op of the largest completion time first
-``duplex``        the shorter of MinMin and MaxMin
-``sufferage``     ready op that loses most without its best GPU first
-``hios-mr``       HIOS min-finish mapping + intra-GPU sliding window
-``hios-lp``       HIOS longest-path mapping + intra-GPU sliding window
-================  ==========================================================
-
-The classic list schedulers (``cpop`` to ``sufferage``, see
-``docs/heuristics.md``) map ops onto GPUs one at a time, each GPU running one
-op at a time, then merge ops into concurrent stages with HIOS's intra-GPU
-pass (``window``, ``intra``) as HIOS-LP does. ``"best"`` runs them all and
-keeps the shortest schedule (:func:`best_of`).
-
-Examples
---------
 >>> from hios_opt import generators, Platform
 >>> g = generators.fork_join(branches=2, branch_latency_ms=4.0, comm_ms=0.5)
 >>> schedule(g, Platform(gpus=2), "hios-lp").makespan_ms
 7.0
->>> algorithms()[:4], len(algorithms())
-(['sequential', 'ios', 'heft', 'cpop'], 15)
 """
 
 from __future__ import annotations

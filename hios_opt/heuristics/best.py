@@ -1,24 +1,14 @@
 """``"best"``: run the heuristics that fit a time budget, keep the shortest.
 
 No list heuristic wins everywhere (``docs/heuristics.md`` has the tables),
-and most of them take milliseconds, so a user who wants a good schedule
-rather than a given algorithm's runs them all. :func:`best_of` runs each
-heuristic of the registry whose *estimated* time still fits ``time_limit``,
-cheapest first, and returns the schedule of the smallest makespan (the
-evaluator's), the earliest in :func:`~hios_opt.heuristics.algorithms`'s order
-on a tie. ``duplex`` is left out: it is the better of ``minmin`` and
-``maxmin``, which both run.
-
-The estimates are ``BASE_SECONDS + SECONDS_PER_WORK[name] * ops * (ops +
-edges) * gpus`` seconds (one GPU for the single-GPU ``sequential`` and ``ios``), with
-constants twice those measured on the HIOS paper's random graphs of 400 ops
-on 4 GPUs with 2 streams, on a shared 2-core machine (the speed table of
-``benchmarks/bench_classic.py``). Time grows more slowly than that with
-size (about ``ops**1.4``), so the estimates are high on large graphs: a
-heuristic may be skipped that would have fit, not the reverse. A heuristic is
-skipped when ``elapsed + estimate`` would pass ``time_limit``; the cheapest
-one always runs, so there is always a schedule. Without ``time_limit`` every
-heuristic runs, IOS included, by far the slowest (about 2 s on 400 ops).
+and most of them take milliseconds, so :func:`best_of` runs each heuristic of
+the registry whose estimated time (:func:`estimated_seconds`) still fits
+``time_limit``, cheapest first, and returns the schedule of the smallest
+makespan (the evaluator's), the earliest in
+:func:`~hios_opt.heuristics.algorithms`'s order on a tie. The cheapest one
+always runs, so there is always a schedule; without ``time_limit`` every
+heuristic runs, IOS included. ``duplex`` is left out: it is the better of
+``minmin`` and ``maxmin``, which both run.
 """
 
 from __future__ import annotations
@@ -43,7 +33,7 @@ BEST = "best"
 #: Heuristics that ``best`` never runs: their schedule is one that others give.
 LEFT_OUT = frozenset({"duplex"})
 
-#: Seconds per unit of ``ops * (ops + edges) * gpus`` (see the module docstring).
+#: Seconds per unit of ``ops * (ops + edges) * gpus`` (see :func:`estimated_seconds`).
 SECONDS_PER_WORK = {
     "sequential": 2e-8,
     "ios": 8e-6,
@@ -71,6 +61,19 @@ BASE_SECONDS = 2e-3
 def estimated_seconds(name: str, graph: OpGraph, platform: Platform) -> float:
     """Rough seconds that heuristic ``name`` takes on this problem.
 
+    Notes
+    -----
+    The estimate is ``BASE_SECONDS + SECONDS_PER_WORK[name] * ops * (ops +
+    edges) * gpus`` seconds (one GPU for the single-GPU ``sequential`` and
+    ``ios``), with constants twice those measured on the HIOS paper's random
+    graphs of 400 ops on 4 GPUs with 2 streams, on a shared 2-core machine
+    (the speed table of ``benchmarks/bench_classic.py``). Time grows more
+    slowly than that with size, so the estimates are high on large graphs:
+    :func:`best_of` may skip a heuristic that would have fit, never run one
+    that does not.
+
+    Examples
+    --------
     >>> from hios_opt import generators
     >>> estimated_seconds("etf", generators.diamond(), Platform(gpus=2)) < 3e-3
     True

@@ -2,21 +2,12 @@
 
 Priorities come from the graph's own levels (:meth:`OpGraph.bottom_level`
 with the platform's cross-GPU delays, :func:`hios_opt.timing.edge_delays`),
-never from a private copy:
+never from a private copy: :func:`upward_rank` (HEFT's rank),
+:func:`downward_rank` (CPOP's ``rank_d``), :func:`static_level` (ETF's and
+DLS's, latencies alone), :func:`latest_start` (the HIOS paper's LST) and
+:func:`priority_order` (ops by latest start, a topological order).
 
-* :func:`upward_rank` is HEFT's rank: the longest path from an op to a sink,
-  op latencies plus edge delays, the op included;
-* :func:`latest_start` is the latest time an op may start without stretching
-  that critical path (the HIOS paper's LST), ``CP - upward_rank``;
-* :func:`priority_order` sorts the ops by latest start, ties by topological
-  position. It is a topological order: along an edge ``u -> v`` the rank of
-  ``u`` is at least ``t(u) + rank(v)``, so ``u`` never comes after ``v``.
-* :func:`downward_rank` is the longest path from a source to an op, the op
-  excluded, edge delays included (CPOP's ``rank_d``);
-* :func:`static_level` is the longest path of latencies alone from an op to a
-  sink, the op included (the static level of ETF and DLS).
-
-:func:`finish_schedule` turns per-GPU stage lists (op indices) into a
+:func:`finish_schedule` turns per-GPU stage lists into a
 :class:`~hios_opt.schedules.Schedule` whose ``makespan_ms`` is
 :func:`~hios_opt.evaluate.evaluate`'s number, so every heuristic reports the
 one evaluator's value (:func:`hios_opt.heuristics.intra.finish_mapping`
@@ -119,6 +110,12 @@ def latest_start(graph: OpGraph, platform: Platform) -> tuple[float, ...]:
 def priority_order(graph: OpGraph, platform: Platform) -> list[int]:
     """Op indices by latest start time (earliest first), ties by topological
     position; always a topological order.
+
+    Notes
+    -----
+    It is a topological order: along an edge ``u -> v`` the upward rank of ``u``
+    is at least ``t(u) + rank(v)``, so ``u`` never comes after ``v``; ties
+    between equal ranks (zero-latency ops) go by topological position.
 
     Examples
     --------

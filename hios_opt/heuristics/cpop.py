@@ -1,24 +1,18 @@
 """CPOP: Critical Path On a Processor.
 
-Reference: H. Topcuoglu, S. Hariri and M.-Y. Wu, "Performance-Effective and
-Low-Complexity Task Scheduling for Heterogeneous Computing", IEEE
-Transactions on Parallel and Distributed Systems 13(3), 2002,
+Reference: H. Topcuoglu, S. Hariri and M.-Y. Wu, IEEE TPDS 13(3), 2002,
 doi:10.1109/71.993206 (the paper of HEFT, :func:`~hios_opt.heuristics.heft`).
 
-The priority of an op is ``rank_u + rank_d``: its upward rank (longest path
-to a sink, the op included) plus its downward rank (longest path from a
-source, the op excluded), op latencies and cross-GPU delays along both. The
-ops of one critical path, those whose priority equals the longest path's
-length ``|CP|`` followed from an entry op, all go to the *critical-path
-GPU*, the one that runs them fastest (GPU 0: the GPUs are identical). The
-ready op of the highest priority is scheduled next (ties: the earlier op in
-topological order); an op off the critical path goes to the GPU where it
-finishes first (the lowest index on a tie).
+The priority of an op is ``rank_u + rank_d`` (upward plus downward rank, op
+latencies and cross-GPU delays along both). The ops of one critical path,
+those whose priority equals the longest path's length followed from an entry
+op (:func:`critical_path_ops`), all go to GPU 0 (the GPUs are identical); the
+ready op of the highest priority is scheduled next (ties: topological order),
+and an op off the critical path goes to the GPU where it finishes first.
 
 Variant: *insertion*, as published: an op may fill an idle gap between ops
-already on a GPU. Ready times come from the timing kernel; each GPU then
-runs its ops in start order, merged by the intra-GPU pass when the platform
-has several streams.
+already on a GPU. Each GPU then runs its ops in start order, merged by the
+intra-GPU pass when the platform has several streams.
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """DLS: Dynamic Level Scheduling.
 
-Reference: G. C. Sih and E. A. Lee, "A Compile-Time Scheduling Heuristic for
-Interconnection-Constrained Heterogeneous Processor Architectures", IEEE
-Transactions on Parallel and Distributed Systems 4(2), 1993,
-doi:10.1109/71.207593.
+Reference: G. C. Sih and E. A. Lee, IEEE TPDS 4(2), 1993, doi:10.1109/71.207593.
 
 The *dynamic level* of a ready op ``v`` on GPU ``k`` is
-``DL(v, k) = SL(v) - max(DA(v, k), TF(k)) + delta(v, k)``: its static level
-``SL`` (the longest path of latencies from ``v`` to a sink, ``v`` included,
-without communication) minus the time it could start on ``k`` (its data
-arrive at ``DA``, the GPU is free at ``TF``). At each step DLS schedules the
-(op, GPU) pair of the highest dynamic level. On identical GPUs the
-heterogeneity term ``delta`` is 0 (so are the descendant and resource terms
-of the generalized version, GDL). Ties go to the earlier op in topological
-order and the lowest GPU index.
+``DL(v, k) = SL(v) - max(DA(v, k), TF(k))``: its static level (the longest
+path of latencies from ``v`` to a sink, ``v`` included) minus the time it
+could start on ``k`` (data arrive at ``DA``, the GPU is free at ``TF``). DLS
+schedules the (op, GPU) pair of the highest dynamic level; on identical GPUs
+the heterogeneity, descendant and resource terms are 0. Ties go to the earlier
+op in topological order and the lowest GPU index.
 
 Variant: *append* (non-insertion), as published: ``TF(k)`` is when the last
 op placed on ``k`` ends. The data-arrival times are the timing kernel's.

@@ -1,19 +1,15 @@
 """ETF: Earliest Task First.
 
-Reference: J.-J. Hwang, Y.-C. Chow, F. D. Anger and C.-Y. Lee, "Scheduling
-Precedence Graphs in Systems with Interprocessor Communication Times", SIAM
-Journal on Computing 18(2), 1989, doi:10.1137/0218016.
+Reference: J.-J. Hwang, Y.-C. Chow, F. D. Anger and C.-Y. Lee, SIAM Journal
+on Computing 18(2), 1989, doi:10.1137/0218016.
 
-At each step ETF computes the earliest start time of every ready op (every
-producer placed) on every GPU and schedules the pair that starts first; a
-tie goes to the op with the higher *static level* (the longest path of
-latencies from the op to a sink, without communication), then to the
-earlier op in topological order, and to the lowest GPU index.
+At each step ETF schedules the (ready op, GPU) pair that starts first; ties
+go to the higher static level (the longest path of latencies from the op to
+a sink), then the earlier op in topological order and the lowest GPU index.
 
-Variant: *append* (non-insertion), as published: an op starts after the last
-op already on its GPU. The ready times come from the timing kernel, and each
-GPU then runs its ops in ETF's order, merged by the intra-GPU pass when the
-platform has several streams.
+Variant: *append* (non-insertion), as published. Ready times come from the
+timing kernel; each GPU runs its ops in ETF's order, merged by the intra-GPU
+pass when the platform has several streams.
 """
 
 from __future__ import annotations

@@ -1,26 +1,18 @@
 """FCP: Fast Critical Path.
 
-Reference: A. Radulescu and A. J. C. van Gemund, "On the Complexity of List
-Scheduling Algorithms for Distributed-Memory Systems", ACM International
-Conference on Supercomputing (ICS), 1999, doi:10.1145/305138.305162; and
-"Low-Cost Task Scheduling for Distributed-Memory Machines", IEEE
-Transactions on Parallel and Distributed Systems 13(6), 2002,
+Reference: A. Radulescu and A. J. C. van Gemund, ICS 1999,
+doi:10.1145/305138.305162, and IEEE TPDS 13(6), 2002,
 doi:10.1109/TPDS.2002.1011417.
 
-FCP keeps the cost of list scheduling low in two ways:
-
-* ops are taken by decreasing bottom level (the upward rank: longest path
-  to a sink, op latencies plus cross-GPU delays), but only ``K`` ready ops
-  (``K`` GPUs) are kept sorted; further ready ops wait in a FIFO and enter
-  the sorted part, in arrival order, as it empties;
-* an op is placed on one of two GPUs only: its *enabling* GPU (where its
-  inputs are ready first: the one its last message comes from) or the GPU
-  that becomes idle first; it goes where it starts earlier (the enabling
-  GPU on a tie, the lowest index among equally idle GPUs).
+Ops are taken by decreasing bottom level (the upward rank), but only ``K``
+ready ops (``K`` GPUs) are kept sorted; further ready ops wait in a FIFO.
+An op is placed on one of two GPUs only: its *enabling* GPU (where its inputs
+are ready first) or the GPU that becomes idle first, whichever starts it
+earlier (the enabling GPU on a tie, the lowest index among equally idle GPUs).
 
 Variant: *append* (non-insertion), as published. Ready times come from the
-timing kernel; each GPU runs its ops in FCP's order, merged by the
-intra-GPU pass when the platform has several streams.
+timing kernel; each GPU runs its ops in FCP's order, merged by the intra-GPU
+pass when the platform has several streams.
 """
 
 from __future__ import annotations

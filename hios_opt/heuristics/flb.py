@@ -1,29 +1,14 @@
 """FLB: Fast Load Balancing.
 
-Reference: A. Radulescu and A. J. C. van Gemund, "FLB: Fast Load Balancing
-for Distributed-Memory Machines", International Conference on Parallel
-Processing (ICPP), 1999, doi:10.1109/ICPP.1999.797442.
+Reference: A. Radulescu and A. J. C. van Gemund, ICPP 1999,
+doi:10.1109/ICPP.1999.797442.
 
 At each step FLB schedules the ready op that can start the earliest, like
 ETF, but looks at two GPUs per op only, which it keeps in priority queues
-(``O(V (log V + K))`` here, against ETF's scan of every pair):
-
-* an op's *enabling* GPU ``EP`` is where its inputs are ready first (the
-  GPU its last message comes from); ``EMT`` is that time and ``LMT``, the
-  last message arrival time, when they are all ready anywhere;
-* an *EP op* (``LMT >= PRT(EP)``, ``PRT`` being when a GPU is free) waits in
-  its enabling GPU's queue, sorted by ``EMT``; it starts earliest there;
-* any other ready op waits in the *non-EP* queue, sorted by ``LMT``; it
-  starts earliest on the GPU that is idle first;
-* the head of the best EP queue and the head of the non-EP queue on the
-  first idle GPU are compared, and the one that starts earlier is placed
-  (the EP op on a tie). When a GPU's ``PRT`` passes an EP op's ``LMT`` that
-  op moves to the non-EP queue.
-
-Ties inside a queue go to the larger bottom level (the upward rank), then
-to the earlier op in topological order. With a uniform link every op starts
-as early as ETF would start it (the paper's argument); the two differ in
-their tie rules and on link matrices.
+(``O(V (log V + K))`` here, against ETF's scan of every pair): the op's
+*enabling* GPU, where its inputs are ready first, and the GPU that is idle
+first. The queues, their tie rules and how FLB relates to ETF are in the
+Notes of :func:`flb_mapping`.
 
 Variant: *append* (non-insertion), as published. Ready times come from the
 timing kernel.
@@ -94,6 +79,25 @@ def flb(
 
 def flb_mapping(graph: OpGraph, platform: Platform) -> GpuTimelines:
     """FLB's mapping (``order``: the order in which it placed the ops).
+
+    Notes
+    -----
+    * an op's *enabling* GPU ``EP`` is where its inputs are ready first (the
+      GPU its last message comes from); ``EMT`` is that time and ``LMT``, the
+      last message arrival time, when they are all ready anywhere;
+    * an *EP op* (``LMT >= PRT(EP)``, ``PRT`` being when a GPU is free) waits in
+      its enabling GPU's queue, sorted by ``EMT``; it starts earliest there;
+    * any other ready op waits in the *non-EP* queue, sorted by ``LMT``; it
+      starts earliest on the GPU that is idle first;
+    * the head of the best EP queue and the head of the non-EP queue on the
+      first idle GPU are compared, and the one that starts earlier is placed
+      (the EP op on a tie). When a GPU's ``PRT`` passes an EP op's ``LMT`` that
+      op moves to the non-EP queue.
+
+    Ties inside a queue go to the larger bottom level (the upward rank), then
+    to the earlier op in topological order. With a uniform link every op starts
+    as early as ETF would start it (the paper's argument); the two differ in
+    their tie rules and on link matrices.
 
     Examples
     --------

@@ -4,28 +4,11 @@ Reference: "HIOS: A Hierarchical Inter-Operator Scheduler for Real-Time
 Inference of DAG-Structured Deep Learning Models on Multiple GPUs", IEEE
 International Conference on Cluster Computing (CLUSTER), 2023.
 
-The mapping repeats three steps until every op has a GPU:
-
-1. take the longest path (op latencies plus edge delays) that follows only
-   edges not yet covered by an earlier path;
-2. for each GPU, tentatively put the path's ops that have no GPU yet on it
-   and evaluate the partial schedule (placed ops only, each GPU's ops in
-   latest-start order); keep the GPU with the smallest makespan, the lowest
-   index on a tie;
-3. mark the path's edges as covered.
-
-Termination is guaranteed by construction: a path may start at an op only
-when that op still has an uncovered out-edge or no GPU, so every round covers
-at least one edge or places at least one op. (A search that may return an
-empty or fully covered path, as in the authors' published code, can loop
-forever.) Isolated ops, and ops whose edges are all covered before they are
-placed, become one-op paths.
-
-Speed. The residual longest paths are kept as bottom levels that are
-lowered incrementally when a path's edges go (only ancestors of the path can
-change). A tentative placement re-times only the ops it can delay: adding ops
-and edges to a partial schedule never makes anything earlier, so times are
-propagated from the new ops, in latest-start order, only while they change.
+:func:`longest_path_mapping` repeatedly takes the longest path of edges not
+yet covered and puts its unplaced ops on the GPU that gives the partial
+schedule the smallest makespan; its Notes give the steps, why the loop ends
+and how it stays fast. :func:`hios_lp` then merges ops into concurrent stages
+with the intra-GPU sliding window (:mod:`.intra`).
 """
 
 from __future__ import annotations
@@ -51,6 +34,31 @@ def longest_path_mapping(graph: OpGraph, platform: Platform, order: Sequence[int
                          ) -> tuple[list[int], PartialTimeline, int]:
     """The HIOS-LP mapping: GPU of each op index, the final partial timeline
     (a complete one) and the number of paths taken.
+
+    Notes
+    -----
+    The mapping repeats three steps until every op has a GPU:
+
+    1. take the longest path (op latencies plus edge delays) that follows only
+       edges not yet covered by an earlier path;
+    2. for each GPU, tentatively put the path's ops that have no GPU yet on it
+       and evaluate the partial schedule (placed ops only, each GPU's ops in
+       latest-start order); keep the GPU with the smallest makespan, the lowest
+       index on a tie;
+    3. mark the path's edges as covered.
+
+    *Termination* is guaranteed by construction: a path may start at an op only
+    when that op still has an uncovered out-edge or no GPU, so every round covers
+    at least one edge or places at least one op. (A search that may return an
+    empty or fully covered path, as in the authors' published code, can loop
+    forever.) Isolated ops, and ops whose edges are all covered before they are
+    placed, become one-op paths.
+
+    *Speed.* The residual longest paths are kept as bottom levels that are
+    lowered incrementally when a path's edges go (only ancestors of the path can
+    change). A tentative placement re-times only the ops it can delay: adding ops
+    and edges to a partial schedule never makes anything earlier, so times are
+    propagated from the new ops, in latest-start order, only while they change.
 
     Examples
     --------

@@ -1,25 +1,14 @@
 """The intra-GPU sliding-window pass of HIOS.
 
-Given where every op runs, walk each GPU's op order (latest start time
-first) with a window of ``w`` ops; the ops of the window that are mutually
-independent are tried as one stage (they run concurrently, one stream each),
-and the merge is kept only when the evaluated makespan does not grow and the
-schedule stays free of deadlock. Usable after any mapping: HIOS-LP, HIOS-MR,
-HEFT, or a hand-made one.
+Given where every op runs, :func:`intra_gpu` walks each GPU's op order
+(latest start time first) with a window of ``w`` ops; the ops of the window
+that are mutually independent are tried as one stage (they run concurrently,
+one stream each), and the merge is kept only when the evaluated makespan does
+not grow and the schedule stays free of deadlock (:func:`sliding_window`).
+Usable after any mapping: HIOS-LP, HIOS-MR, HEFT, or a hand-made one
+(:func:`finish_mapping`).
 
-Reference: the intra-GPU stage of "HIOS: A Hierarchical Inter-Operator
-Scheduler for Real-Time Inference of DAG-Structured Deep Learning Models on
-Multiple GPUs", IEEE CLUSTER 2023.
-
-Speed. Re-evaluating the whole schedule for every window would cost
-``O(V * (V + E))``. The pass keeps a timeline of the stages together with a
-topological order of them (``key``) and re-times only what a merge changes:
-the merged stage, the stages whose GPU predecessor changed, and then, in key
-order, every stage whose inputs moved, stopping where end times stop
-changing. A merge that pulls an op ahead of one of its producers' stages in
-that order re-sorts only the stretch of the order between the two stages
-(every new dependency lies inside it, so a cycle there is exactly a
-deadlock). The final makespan is still :func:`hios_opt.evaluate.evaluate`'s.
+Reference: the intra-GPU stage of the HIOS paper (IEEE CLUSTER 2023).
 """
 
 from __future__ import annotations
@@ -50,6 +39,14 @@ def sliding_window(timeline: StageTimeline, window: int) -> int:
     whose op is independent of the group and of every op it would jump over
     joins the group (up to ``streams`` ops). The merge is tried, and on
     refusal (growth or deadlock) shorter groups are tried, longest first.
+
+    Notes
+    -----
+    Re-evaluating the whole schedule for every window would cost
+    ``O(V * (V + E))``; the pass edits a
+    :class:`~hios_opt.timing.editable.StageTimeline`, which re-times only
+    what a merge changes and detects deadlock exactly (its Notes say how).
+    The final makespan is still :func:`hios_opt.evaluate.evaluate`'s.
 
     Examples
     --------

@@ -4,26 +4,11 @@ Reference: Y. Ding, L. Zhu, Z. Jia, G. Pekhimenko and S. Han, "IOS:
 Inter-Operator Scheduler for CNN Acceleration", MLSys 2021
 (arXiv:2011.01302).
 
-IOS schedules the ops of one GPU as a sequence of stages and finds the best
-sequence by dynamic programming over the set of ops still to schedule:
-``cost(S) = min over endings T of S of cost(S - T) + L(T)``, where an
-*ending* is a set of ops of ``S`` none of which has a successor in ``S``.
-
-Adapted to this package's stage semantics (docs/design.md section 1): a stage is
-a set of at most ``streams`` mutually independent ops, each on its own
-stream, so an ending here is a non-empty set of at most ``streams`` sinks of
-``S`` (IOS's groups are single ops). The states ``S`` are the
-predecessor-closed op sets; on one GPU the makespan is the sum of the stage
-latencies, so the DP is exact for one GPU when nothing is pruned and the
-graph fits in one part.
-
-Pruning, as in IOS: with ``prune=True`` an ending holds at most
-``max_group_size`` ops (IOS's ``r``; default ``min(3, streams)``). The
-number of states grows exponentially with the width of the graph, so, like
-IOS, large graphs are cut into parts that are scheduled one after the
-other: here consecutive runs of ``max_part_size`` ops of a topological
-order (every op of a part comes after every op of the parts before it, so
-concatenating the parts' stage sequences is valid).
+:func:`ios` schedules the ops of one GPU as a sequence of stages and finds the
+best sequence by dynamic programming over the sets of ops still to schedule,
+pruned and cut into parts as IOS does. Its Notes give the recurrence, its
+adaptation to this package's stages, and why it is exact for one GPU when
+nothing is pruned and the graph fits in one part.
 """
 
 from __future__ import annotations
@@ -143,6 +128,29 @@ def ios(
     ------
     OptionError
         An option out of range.
+
+    Notes
+    -----
+    IOS finds the best sequence of stages by dynamic programming over the set of
+    ops still to schedule: ``cost(S) = min over endings T of S of cost(S - T) +
+    L(T)``, where an *ending* is a set of ops of ``S`` none of which has a
+    successor in ``S``.
+
+    Adapted to this package's stage semantics (the problem contract,
+    docs/design.md section 1): a stage is a set of at most ``streams`` mutually
+    independent ops, each on its own stream, so an ending here is a non-empty set
+    of at most ``streams`` sinks of ``S`` (IOS's groups are single ops). The
+    states ``S`` are the predecessor-closed op sets; on one GPU the makespan is
+    the sum of the stage latencies, so the DP is exact for one GPU when nothing
+    is pruned and the graph fits in one part.
+
+    Pruning, as in IOS: with ``prune=True`` an ending holds at most
+    ``max_group_size`` ops (IOS's ``r``). The number of states grows
+    exponentially with the width of the graph, so, like IOS, large graphs are cut
+    into parts that are scheduled one after the other: consecutive runs of
+    ``max_part_size`` ops of a topological order (every op of a part comes after
+    every op of the parts before it, so concatenating the parts' stage sequences
+    is valid).
 
     Examples
     --------

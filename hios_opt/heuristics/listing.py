@@ -3,19 +3,14 @@ the greedy choice of an (op, GPU) pair.
 
 A list scheduler places one op at a time on one of ``K`` GPUs that run one op
 at a time (``P | prec, c_ij | Cmax``); the intra-GPU pass may merge ops into
-concurrent stages afterwards (:func:`hios_opt.heuristics.common.finish_mapping`).
-
-* :class:`GpuTimelines`: the busy intervals of each GPU, the GPU and finish
-  time of each placed op, and the earliest start of an op on a GPU, either
-  *appended* after the GPU's last op or *inserted* into the first idle gap
-  long enough (:func:`earliest_gap`). When the inputs of an op are ready on
-  each GPU is the timing kernel's answer
-  (:meth:`hios_opt.timing.EdgeDelays.ready_times`), never a copy of it.
-* :class:`ReadyList`: which ops have every producer placed.
-* :func:`greedy_pairs`: the loop of ETF, DLS, MinMin, MaxMin and Sufferage.
-  Among the ready ops, take the one whose key (a function of its earliest
-  start over the GPUs, appended) is smallest, and put it on the GPU where it
-  starts first.
+concurrent stages afterwards. :class:`GpuTimelines` holds each GPU's busy
+intervals and the earliest start of an op on a GPU, appended or inserted into
+the first idle gap long enough (:func:`earliest_gap`), with input ready times
+from the timing kernel (:meth:`hios_opt.timing.EdgeDelays.ready_times`);
+:class:`ReadyList` knows which ops have every producer placed; and
+:func:`greedy_pairs` is the loop of ETF, DLS, MinMin, MaxMin and Sufferage:
+take the ready op of the smallest key and put it on the GPU where it starts
+first.
 """
 
 from __future__ import annotations

@@ -1,26 +1,18 @@
 """MCP: Modified Critical Path.
 
-Reference: M.-Y. Wu and D. D. Gajski, "Hypertool: A Programming Aid for
-Message-Passing Systems", IEEE Transactions on Parallel and Distributed
-Systems 1(3), 1990, doi:10.1109/71.80160; as described in Y.-K. Kwok and
-I. Ahmad, "Static Scheduling Algorithms for Allocating Directed Task Graphs
-to Multiprocessors", ACM Computing Surveys 31(4), 1999,
-doi:10.1145/344588.344618.
+Reference: M.-Y. Wu and D. D. Gajski, IEEE TPDS 1(3), 1990,
+doi:10.1109/71.80160; as described in Y.-K. Kwok and I. Ahmad, ACM
+Computing Surveys 31(4), 1999, doi:10.1145/344588.344618.
 
-1. Compute each op's ALAP time, the latest it may start without stretching
-   the critical path (op latencies and cross-GPU delays):
-   :func:`~hios_opt.heuristics.common.latest_start`.
-2. Give each op the list of its own ALAP time followed by its children's,
-   in ascending order, and order the ops by these lists, lexicographically
-   (ties between equal lists: the earlier op in topological order).
-3. Take the first op of that order whose producers are all placed and put
-   it on the GPU where it can start first (the lowest index on a tie).
+Each op gets the list of its ALAP time (:func:`~hios_opt.heuristics.common.latest_start`)
+followed by its children's, ascending (:func:`alap_lists`); ops are ordered
+by these lists, lexicographically (ties: topological order), and the first
+op of that order whose producers are all placed goes to the GPU where it can
+start first (the lowest index on a tie). Picking among ready ops keeps the
+order topological even where zero-latency ops make ALAP times equal.
 
-Variant: *insertion*, as published: an op may fill an idle gap between ops
-already on a GPU. Tie lists hold the children (Kwok and Ahmad's reading;
-all descendants would cost ``O(V^2)`` memory on large graphs). Step 3 picks
-among ready ops, which keeps the order topological even where zero-latency
-ops make ALAP times equal. Ready times come from the timing kernel.
+Variant: *insertion*, as published. Tie lists hold the children (Kwok and
+Ahmad's reading; all descendants would cost ``O(V^2)`` memory).
 """
 
 from __future__ import annotations

@@ -1,32 +1,18 @@
 """MinMin and MaxMin: the op that can finish first (MinMin) or last
 (MaxMin), each on the GPU where it finishes first.
 
-References: O. H. Ibarra and C. E. Kim, "Heuristic Algorithms for Scheduling
-Independent Tasks on Nonidentical Processors", Journal of the ACM 24(2),
-1977, doi:10.1145/322003.322011; T. D. Braun et al., "A Comparison of Eleven
-Static Heuristics for Mapping a Class of Independent Tasks onto
-Heterogeneous Distributed Computing Systems", Journal of Parallel and
-Distributed Computing 61(6), 2001, doi:10.1006/jpdc.2000.1714 (which also
-defines Duplex, :mod:`.duplex`); for workflows, J. Blythe et al., "Task
-Scheduling Strategies for Workflow-Based Applications in Grids", IEEE
-CCGrid 2005, doi:10.1109/CCGRID.2005.1558639.
+References: O. H. Ibarra and C. E. Kim, JACM 24(2), 1977,
+doi:10.1145/322003.322011; T. D. Braun et al., JPDC 61(6), 2001,
+doi:10.1006/jpdc.2000.1714 (which also defines Duplex, :mod:`.duplex`); for
+workflows, J. Blythe et al., IEEE CCGrid 2005, doi:10.1109/CCGRID.2005.1558639.
 
-Both were defined for independent tasks. On a DAG they map one set of
-independent ops after another, as Blythe et al. do: a *round* takes the ops
-ready when it begins (every producer placed) and maps them all; ops that
-become ready meanwhile wait for the next round. Within a round, each op's
-minimum completion time (MCT) is the earliest it can finish over the GPUs
-(inputs from the timing kernel); MinMin maps the op of the *smallest* MCT,
-MaxMin the one of the *largest*, on the GPU that gives it (the lowest index
-on a tie), and the MCTs of the others are updated. Ties between ops go to
-the larger upward rank (longest path to a sink with communication), then to
-the earlier op in topological order.
+Both were defined for independent tasks; on a DAG, as Blythe et al. do, a
+*round* maps the ops ready when it begins, MinMin the one of the smallest
+minimum completion time first, MaxMin the largest
+(:func:`completion_mapping`, whose Notes give the rules and ties).
 
-Variant: *append* (non-insertion), as published: an op starts after the last
-op already on its GPU; in rounds (on the HIOS paper's random graphs, rounds
-give 3 % (MinMin) and 11 % (MaxMin) shorter schedules than letting an op
-join the candidates as soon as it is ready; ``rounds=False`` of
-:func:`completion_mapping`).
+Variant: *append* (non-insertion), in rounds (``rounds=False`` lets an op
+join the candidates as soon as it is ready).
 """
 
 from __future__ import annotations
@@ -45,6 +31,18 @@ __all__ = ["min_min", "max_min", "completion_mapping"]
 def completion_mapping(graph: OpGraph, platform: Platform, largest: bool, rounds: bool = True) -> GpuTimelines:
     """The MinMin (``largest=False``) or MaxMin (``largest=True``) mapping,
     in rounds or (``rounds=False``) with each op a candidate once ready.
+
+    Notes
+    -----
+    A *round* takes the ops ready when it begins (every producer placed) and
+    maps them all; ops that become ready meanwhile wait for the next round.
+    Within a round, each op's minimum completion time (MCT) is the earliest it
+    can finish over the GPUs (inputs from the timing kernel); MinMin maps the op
+    of the *smallest* MCT, MaxMin the one of the *largest*, on the GPU that gives
+    it (the lowest index on a tie), and the MCTs of the others are updated. Ties
+    between ops go to the larger upward rank (longest path to a sink with
+    communication), then to the earlier op in topological order. An op starts
+    after the last op already on its GPU (append).
 
     Examples
     --------

@@ -1,21 +1,17 @@
 """Sufferage: the op that would suffer most from losing its best GPU goes first.
 
 Reference: M. Maheswaran, S. Ali, H. J. Siegel, D. Hensgen and R. F. Freund,
-"Dynamic Mapping of a Class of Independent Tasks onto Heterogeneous
-Computing Systems", Journal of Parallel and Distributed Computing 59(2),
-1999, doi:10.1006/jpdc.1999.1581.
+JPDC 59(2), 1999, doi:10.1006/jpdc.1999.1581.
 
 The *sufferage* of a ready op is its second-earliest completion time over
-the GPUs minus its earliest (0 with one GPU): how much later it would end
-if it did not get its best GPU. At each step the ready op (every producer
-placed) of the largest sufferage goes to the GPU where it finishes first
-(the lowest index on a tie). Ties between ops go to the larger upward rank,
-then to the earlier op in topological order.
+the GPUs minus its earliest (0 with one GPU). At each step the ready op of
+the largest sufferage goes to the GPU where it finishes first (the lowest
+index on a tie); ties between ops go to the larger upward rank, then to the
+earlier op in topological order.
 
-Variant: the one-op-at-a-time form used for DAGs (the paper's batch mode,
-where ops contend for machines within a mapping event, is for independent
-tasks arriving over time); *append* (non-insertion). Ready times come from
-the timing kernel.
+Variant: one op at a time, as used for DAGs (the paper's batch mode is for
+independent tasks arriving over time); *append* (non-insertion). Ready
+times come from the timing kernel.
 """
 
 from __future__ import annotations

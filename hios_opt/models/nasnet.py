@@ -1,22 +1,11 @@
 """NASNet-A (Zoph et al., "Learning Transferable Architectures for Scalable
 Image Recognition", CVPR 2018, arXiv:1707.07012).
 
-The ImageNet network is a 3x3 stride-2 convolution, two reduction "stem"
-cells, then three blocks of ``num_cells`` normal cells separated by two
-reduction cells, a ReLU, global average pooling and a linear classifier. Every
-cell takes the outputs of the two previous cells. Its five combinations use the
-NASNet-A operations: separable 3x3/5x5/7x7 convolutions (each applied twice,
-ReLU-sepconv-BN), 3x3 average and max pooling, and identity. Filters double at
-each reduction; ``penultimate_filters`` is the channel count of the last cell,
-24 times the filters of the first block.
-
-Variants: ``large`` (NASNet-A 6@4032, stem 96, the paper's 331x331 model) and
-``mobile`` (NASNet-A 4@1056, stem 32, 224x224). Parameter counts matched: the
-large model has 88.75M parameters with 1000 classes (the paper reports
-88.9M), the mobile one 5.29M (paper: 5.3M).
-
-TensorFlow's asymmetric "SAME" padding of stride-2 convolutions is replaced by
-symmetric padding; shapes and parameter counts are unchanged.
+:class:`NASNetA`: a stem, then three blocks of normal cells separated by
+reduction cells, each cell reading the two previous ones. Variants: ``large``
+(NASNet-A 6@4032, stem 96, the paper's 331x331 model) and ``mobile``
+(NASNet-A 4@1056, stem 32, 224x224). The layout, and how it matches the
+paper, is in the Notes of :class:`NASNetA`.
 """
 
 from __future__ import annotations
@@ -250,6 +239,22 @@ class NASNetA(ZooModel):
     ------
     ModelError
         On an unknown variant or an invalid size or setting.
+
+    Notes
+    -----
+    The ImageNet network is a 3x3 stride-2 convolution, two reduction "stem"
+    cells, then three blocks of ``num_cells`` normal cells separated by two
+    reduction cells, a ReLU, global average pooling and a linear classifier.
+    Every cell takes the outputs of the two previous cells. Its five combinations
+    use the NASNet-A operations: separable 3x3/5x5/7x7 convolutions (each applied
+    twice, ReLU-sepconv-BN), 3x3 average and max pooling, and identity. Filters
+    double at each reduction; ``penultimate_filters`` is the channel count of the
+    last cell, 24 times the filters of the first block.
+
+    Parameter counts match the paper: the large model has 88.75M parameters with
+    1000 classes (the paper reports 88.9M), the mobile one 5.29M (paper: 5.3M).
+    TensorFlow's asymmetric "SAME" padding of stride-2 convolutions is replaced
+    by symmetric padding; shapes and parameter counts are unchanged.
 
     Examples
     --------

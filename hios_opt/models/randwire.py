@@ -1,28 +1,11 @@
 """RandWire-WS (Xie et al., "Exploring Randomly Wired Neural Networks for Image
 Recognition", ICCV 2019, arXiv:1904.01569).
 
-Each random stage is a Watts-Strogatz graph ``WS(N, K, P)`` from networkx,
-made a DAG by orienting every edge from the lower to the higher node index.
-A node aggregates its inputs (a weighted sum with sigmoid-ed learnable weights,
-or a plain sum), then applies ReLU -> 3x3 separable convolution -> BN. Nodes
-without predecessors read the stage input and carry the stage's stride 2;
-the stage output is the mean of the nodes without successors.
-
-Layout (paper, Table 1), for ``C`` channels and ``N`` nodes per stage:
-
-- ``small``: conv1 3x3 C/2 s2 + BN, conv2 ReLU-3x3 conv C s2-BN, random
-  stages of N nodes with C, 2C, 4C channels;
-- ``regular``: conv1, then random stages of N/2, N, N, N nodes with C, 2C, 4C,
-  8C channels;
-
-both end with ReLU -> 1x1 conv to 1280 -> BN -> ReLU, global average pooling and
-a linear classifier. Settings: ``small`` (C=78), ``regular`` (C=109) and
-``large`` (the regular layout with C=154), all with N=32, K=4, P=0.75.
-
-Parameter counts matched (1000 classes, seed 0): 5.51M for small, 32.2M for
-regular and 62.1M for large (paper: 5.6M, 31.9M and 61.5M). The exact count
-depends on the seed, since the number of input nodes and the in-degrees vary
-with the graph.
+:class:`RandWire`: stages whose nodes (aggregation, ReLU, separable
+convolution, BN) are wired by a random Watts-Strogatz graph made a DAG
+(:func:`ws_dag`). Settings: ``small`` (C=78), ``regular`` (C=109) and
+``large`` (the regular layout with C=154), all with N=32, K=4, P=0.75. The
+layout, and how it matches the paper, is in the Notes of :class:`RandWire`.
 """
 
 from __future__ import annotations
@@ -229,6 +212,31 @@ class RandWire(ZooModel):
     ------
     ModelError
         On an unknown setting or aggregation, or an invalid size or setting.
+
+    Notes
+    -----
+    Each random stage is a Watts-Strogatz graph ``WS(N, K, P)`` from networkx,
+    made a DAG by orienting every edge from the lower to the higher node index
+    (:func:`ws_dag`). A node aggregates its inputs (a weighted sum with
+    sigmoid-ed learnable weights, or a plain sum), then applies ReLU -> 3x3
+    separable convolution -> BN. Nodes without predecessors read the stage input
+    and carry the stage's stride 2; the stage output is the mean of the nodes
+    without successors.
+
+    Layout (paper, Table 1), for ``C`` channels and ``N`` nodes per stage:
+
+    - ``small``: conv1 3x3 C/2 s2 + BN, conv2 ReLU-3x3 conv C s2-BN, random
+      stages of N nodes with C, 2C, 4C channels;
+    - ``regular``: conv1, then random stages of N/2, N, N, N nodes with C, 2C, 4C,
+      8C channels;
+
+    both end with ReLU -> 1x1 conv to 1280 -> BN -> ReLU, global average pooling
+    and a linear classifier.
+
+    Parameter counts match the paper (1000 classes, seed 0): 5.51M for small,
+    32.2M for regular and 62.1M for large (paper: 5.6M, 31.9M and 61.5M). The
+    exact count depends on the seed, since the number of input nodes and the
+    in-degrees vary with the graph.
 
     Examples
     --------

@@ -2,26 +2,12 @@
 Soft Mixtures of Experts", ICLR 2024, arXiv:2308.00951).
 
 A current multi-branch model: its parallelism is not a 2018 CNN's branches
-of convolutions but the experts of a mixture-of-experts layer. The image is
-cut into ``patch_size`` patches (a strided convolution) with a learned
-position embedding; then ``depth`` pre-norm transformer blocks (multi-head
-self-attention, then an MLP), of which the last ``moe_blocks`` replace the
-MLP by a Soft MoE layer; a final LayerNorm, mean pooling over the tokens and
-a linear classifier (the paper pools with an attention head; the mean keeps
-the model small).
-
-Soft MoE: every expert sees ``slots_per_expert`` slots, each a softmax-
-weighted average of all tokens (dispatch weights, a softmax over tokens of
-``X @ phi``); each expert is an MLP (``dim -> mlp_ratio * dim -> dim``,
-GELU) run on its own slots; every output token is a softmax-weighted average
-of all slot outputs (combine weights, a softmax over slots of the same
-logits). No routing is discrete, so the layer traces into a static graph
-whose experts are independent branches between the dispatch and the
-combine: ``experts`` of them per MoE block.
-
-Variants (``dim``, ``depth``, ``heads``): ``tiny`` (192, 6, 3, the default),
-``small`` (384, 8, 6), ``base`` (768, 12, 12), with 8 experts of one slot
-each in the second half of the blocks, as in the paper's Soft MoE models.
+of convolutions but the experts of a mixture-of-experts layer, which trace
+into independent branches. :class:`VitMoE` variants (``dim``, ``depth``,
+``heads``): ``tiny`` (192, 6, 3, the default), ``small`` (384, 8, 6),
+``base`` (768, 12, 12), with 8 experts of one slot each in the second half of
+the blocks, as in the paper's Soft MoE models. The architecture is in the
+Notes of :class:`VitMoE`.
 """
 
 from __future__ import annotations
@@ -172,6 +158,24 @@ class VitMoE(ZooModel):
     ModelError
         On an unknown variant, an input smaller than one patch, or an option
         out of range.
+
+    Notes
+    -----
+    The image is cut into ``patch_size`` patches (a strided convolution) with a
+    learned position embedding; then ``depth`` pre-norm transformer blocks
+    (multi-head self-attention, then an MLP), of which the last ``moe_blocks``
+    replace the MLP by a Soft MoE layer; a final LayerNorm, mean pooling over the
+    tokens and a linear classifier (the paper pools with an attention head; the
+    mean keeps the model small).
+
+    Soft MoE (:class:`SoftMoE`): every expert sees ``slots_per_expert`` slots,
+    each a softmax-weighted average of all tokens (dispatch weights, a softmax
+    over tokens of ``X @ phi``); each expert is an MLP (``dim -> mlp_ratio * dim
+    -> dim``, GELU) run on its own slots; every output token is a
+    softmax-weighted average of all slot outputs (combine weights, a softmax over
+    slots of the same logits). No routing is discrete, so the layer traces into a
+    static graph whose experts are independent branches between the dispatch and
+    the combine: ``experts`` of them per MoE block.
 
     Examples
     --------

@@ -7,25 +7,9 @@ heuristics and solvers; every combination is a *cell* with a stable key.
 not hold yet, in a local process pool (:mod:`.pool`) or on Dask workers,
 and stores each row as soon as it is done; :func:`load` reads a store as one
 DataFrame in the package's result schema (:mod:`hios_opt.results`), also
-while the study runs; :mod:`.plots` draws the standard figures.
-
->>> import tempfile, os
->>> import hios_opt as ho
->>> spec = {"name": "tiny", "graphs": ["named:diamond", "named:fork-join"], "gpus": [1, 2],
-...         "algorithms": ["sequential", "heft"]}
->>> store = os.path.join(tempfile.mkdtemp(), "tiny.sqlite")
->>> ho.study.run(spec, store, workers=0, progress=False).ran  # doctest: +ELLIPSIS
-tiny: 0 done, 8 to run; store ...
-tiny: ran 8 cells (0 failed) in ... s
-8
->>> df = ho.study.load(store)
->>> df.groupby("algorithm").makespan_ms.mean().round(3).to_dict()
-{'heft': 7.125, 'sequential': 8.5}
->>> ho.study.run(spec, store, workers=0, progress=False).to_run  # doctest: +ELLIPSIS
-tiny: 8 done, 0 to run; store ...
-0
-
-Importing this module does not import Dask; a cluster run does.
+while the study runs (its Examples show a whole study); :mod:`.plots` draws
+the standard figures. Importing this module does not import Dask; a cluster
+run does.
 """
 
 from __future__ import annotations
@@ -53,6 +37,26 @@ def load(store: str | os.PathLike[str], *, spec: Any = None, study: str | None =
     the rows of that spec's cells, whichever study ran them; ``study``: only
     the rows that the study of this name ran. Safe while a study writes to
     the store (it reads the last commit). ``df.attrs["store"]`` is the path.
+
+    Examples
+    --------
+    A study run, read, and run again (nothing left to run):
+
+    >>> import tempfile, os
+    >>> import hios_opt as ho
+    >>> spec = {"name": "tiny", "graphs": ["named:diamond", "named:fork-join"], "gpus": [1, 2],
+    ...         "algorithms": ["sequential", "heft"]}
+    >>> store = os.path.join(tempfile.mkdtemp(), "tiny.sqlite")
+    >>> ho.study.run(spec, store, workers=0, progress=False).ran  # doctest: +ELLIPSIS
+    tiny: 0 done, 8 to run; store ...
+    tiny: ran 8 cells (0 failed) in ... s
+    8
+    >>> df = ho.study.load(store)
+    >>> df.groupby("algorithm").makespan_ms.mean().round(3).to_dict()
+    {'heft': 7.125, 'sequential': 8.5}
+    >>> ho.study.run(spec, store, workers=0, progress=False).to_run  # doctest: +ELLIPSIS
+    tiny: 8 done, 0 to run; store ...
+    0
     """
     from ..results import result_frame
 

@@ -5,15 +5,14 @@
 * :func:`gap_vs_size`: mean gap to the best proven bound against the number
   of ops, one line per algorithm;
 * :func:`time_to_proof`: for each exact solver, the share of its cells
-  proven optimal within t seconds (a CDF; cells never proven keep it below 1);
+  proven optimal within t seconds (a CDF);
 * :func:`plot_win_loss`: the heuristic win/loss matrix (:func:`win_loss`).
 
-Rows with ``status = "error"`` are left out. The gap of a row is taken to
-the *best* bound of its problem (:func:`best_bounds`): the largest lower
-bound any row of the same graph and platform reported (every one is valid),
-so a heuristic's gap tightens when an exact solver ran on its problem.
-Each function returns a matplotlib Figure (``ax=``: draw into that axes
-instead); :class:`NothingToPlot` when the rows hold nothing for it.
+Rows with ``status = "error"`` are left out. A row's gap is taken to the
+*best* bound of its problem (:func:`best_bounds`: the largest lower bound any
+row of the same graph and platform reported, every one being valid). Each
+function returns a matplotlib Figure (``ax=``: draw into that axes instead);
+:class:`NothingToPlot` when the rows hold nothing for it.
 """
 
 from __future__ import annotations

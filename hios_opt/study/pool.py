@@ -1,24 +1,9 @@
 """The local process pool of a study.
 
-A small pool on :mod:`multiprocessing` rather than
-:class:`concurrent.futures.ProcessPoolExecutor`, for three things that one
-cannot do:
-
-* it knows which task each process runs, so a process that dies (killed,
-  out of memory, a crash in a solver's native code) costs exactly its own
-  task one attempt, and the others go on; a task whose process died
-  ``max_retries + 1`` times becomes error rows;
-* it counts cores, not processes: a task whose exact solver runs ``w``
-  threads takes ``w`` of the pool's slots, so the machine is never
-  oversubscribed;
-* its processes run in their own process group, so the Ctrl-C that a
-  terminal sends to the study's process group reaches the coordinator
-  only; it stops them itself, and they never store half a cell.
-
-Processes are started by a fork server (``spawn`` where there is none) that
-has imported the scheduling code once, so a replacement starts in
-milliseconds. A process exits when its coordinator's pipe closes or when its
-parent changes (the coordinator died).
+:class:`LocalPool` runs the cells of a study on local processes. Unlike
+:class:`concurrent.futures.ProcessPoolExecutor` it charges a dead process to
+its own task only, counts cores rather than processes, and keeps Ctrl-C to
+the coordinator; its Notes say how.
 """
 
 from __future__ import annotations
@@ -95,6 +80,28 @@ class LocalPool:
     ``task.attempts``) with its arguments to a free process and calls
     ``done(task, rows)`` with its rows, ``failed(task, message)`` when it
     raised or its process died too often.
+
+    Notes
+    -----
+    A small pool on :mod:`multiprocessing` rather than
+    :class:`concurrent.futures.ProcessPoolExecutor`, for three things that one
+    cannot do:
+
+    * it knows which task each process runs, so a process that dies (killed,
+      out of memory, a crash in a solver's native code) costs exactly its own
+      task one attempt, and the others go on; a task whose process died
+      ``max_retries + 1`` times becomes error rows;
+    * it counts cores, not processes: a task whose exact solver runs ``w``
+      threads takes ``w`` of the pool's slots, so the machine is never
+      oversubscribed;
+    * its processes run in their own process group, so the Ctrl-C that a
+      terminal sends to the study's process group reaches the coordinator
+      only; it stops them itself, and they never store half a cell.
+
+    Processes are started by a fork server (``spawn`` where there is none) that
+    has imported the scheduling code once, so a replacement starts in
+    milliseconds. A process exits when its coordinator's pipe closes or when its
+    parent changes (the coordinator died).
     """
 
     def __init__(self, size: int) -> None:

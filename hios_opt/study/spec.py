@@ -1,36 +1,9 @@
 """A study spec: which graphs, platforms, algorithms and solvers to cross.
 
-A spec is a TOML file (or the same structure as a Python dict). Its keys:
-
-================  ==============================================================
-``name``          the study's name (required; it labels its rows)
-``description``   free text
-``graphs``        graph files, globs (``"my_graphs/*.json"``, relative to the
-                  spec's folder), bundled names (``"models/squeezenet_331_h100.json"``)
-                  and teaching graphs (``"named:diamond"``)
-``generate``      generator grids: tables such as ``{nodes = [20, 30], edges = "2x",
-                  layers = 5, ccr = [0.5, 1.0], seeds = [0, 1, 2]}`` (``generator``
-                  defaults to ``"random_layered"``; a list is a grid axis)
-``gpus``          GPU counts (a number or a list), default 1
-``streams``       streams per GPU, default 1
-``bandwidth_gbps`` link bandwidth(s) in GB/s for edges without ``comm_ms``, default 16
-``latency_us``    link latency(ies) in microseconds, default 10
-``platforms``     instead of the four above: a list of platform tables
-                  (``gpus``, ``streams``, ``bandwidth_gbps``, ``latency_us``, link matrices)
-``alpha``         contention parameter(s) of the analytic stage model, default 0.5
-``algorithms``    heuristic names, or tables ``{name = "hios-lp", window = [1, 2],
-                  label = "..."}`` whose options (lists: grid axes) the heuristic takes
-``exact``         solver names, or tables ``{solver = "cpsat", time_limit = 2,
-                  workers = 1, seed = 0, warm_start = "auto", resolution_ms = ...}``
-``repeats``       runs of every cell (timing studies), default 1
-``timeline``      true: heuristic rows also get stage, transfer and idle-time columns
-``sweep``         a list of tables (``[[sweep]]``) with the keys above; each sweep
-                  inherits every key it does not set from the top level, and the
-                  study is the union of the sweeps' cells
-================  ==============================================================
-
-Unknown keys and bad values raise :class:`~hios_opt.errors.SpecError` naming
-the key's path and, for a file, its line (``study.toml:7: generate[0].ccr:
+A spec is a TOML file (:func:`load_spec`) or the same structure as a Python
+dict (:func:`parse_spec`); its keys are the table of docs/studies.md. Unknown
+keys and bad values raise :class:`~hios_opt.errors.SpecError` naming the
+key's path and, for a file, its line (``study.toml:7: generate[0].ccr:
 ...``). :meth:`StudySpec.plan` loads the graphs and expands the grid into
 :class:`Cell` s, each with a stable key.
 
@@ -38,10 +11,6 @@ the key's path and, for a file, its line (``study.toml:7: generate[0].ccr:
 ...                    "algorithms": ["sequential", "hios-lp"]})
 >>> len(spec.plan().cells)
 4
->>> parse_spec({"name": "bad", "graphs": ["named:diamond"], "algorithms": ["heft"], "gpu": 2})
-Traceback (most recent call last):
-...
-hios_opt.errors.SpecError: spec: gpu: unknown key; valid: algorithms, alpha, bandwidth_gbps, description, exact, generate, gpus, graphs, latency_us, name, platforms, repeats, streams, sweep, timeline
 """
 
 from __future__ import annotations

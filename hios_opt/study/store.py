@@ -1,23 +1,12 @@
 """The store of a study's rows: one SQLite file in WAL mode.
 
-Why SQLite rather than a Parquet dataset: a finished cell is one row
-committed in one transaction under its key (the table's primary key), so a
-crash (of the process, at any instant) leaves every committed row whole and
-none half-written, and a cell can never be stored twice; readers (a notebook
-calling :func:`hios_opt.study.load` while the study runs) see the last
-commit without blocking the writer (write-ahead log); it is in the standard
-library and is one file. A Parquet dataset would need one file per commit (or
-rewrites), a new dependency, and its own duplicate detection.
-
-Only the process that runs the study writes (the workers return rows to it),
-so a Dask cluster needs no shared file system. Writes use
-``synchronous=NORMAL``: a committed row survives a crash of the process; a
-power cut may lose the last commits (never corrupt the file), and those
-cells are run again.
-
-A file that is not a study store (another SQLite database, a corrupt file,
-anything else) is refused with :class:`~hios_opt.errors.StoreError` and
-never written to.
+:class:`Store` commits each finished cell as one row under its key, so a
+crash leaves no half-written row and no cell is stored twice, while readers
+see the last commit without blocking the writer (why SQLite, and what
+survives a crash, is in its Notes). Only the process that runs the study
+writes (the workers return rows to it), so a Dask cluster needs no shared
+file system. A file that is not a study store is refused with
+:class:`~hios_opt.errors.StoreError` and never written to.
 """
 
 from __future__ import annotations
@@ -56,6 +45,24 @@ class Store:
     """A study store at ``path``; created (with its folder) when absent
     unless ``create=False``; opened read-only with ``readonly=True``.
 
+    Notes
+    -----
+    Why SQLite rather than a Parquet dataset: a finished cell is one row
+    committed in one transaction under its key (the table's primary key), so
+    a crash (of the process, at any instant) leaves every committed row whole
+    and none half-written, and a cell can never be stored twice; readers (a
+    notebook calling :func:`hios_opt.study.load` while the study runs) see
+    the last commit without blocking the writer (write-ahead log); it is in
+    the standard library and is one file. A Parquet dataset would need one
+    file per commit (or rewrites), a new dependency, and its own duplicate
+    detection.
+
+    Writes use ``synchronous=NORMAL``: a committed row survives a crash of
+    the process; a power cut may lose the last commits (never corrupt the
+    file), and those cells are run again.
+
+    Examples
+    --------
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "s.sqlite")
     >>> with Store(path) as store:

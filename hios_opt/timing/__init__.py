@@ -2,19 +2,14 @@
 
 A stage starts when the previous stage on its GPU has ended and every input
 of every op in it is ready: an input from the same GPU when its producer's
-stage ends, from another GPU the edge's delay later (``docs/design.md``,
-section 1). Everything that times a schedule reads that rule from here:
-
-* :mod:`.delays`: :func:`edge_delays`, each edge's delay between two GPUs;
-* :func:`longest_paths` (from :mod:`hios_opt.graph`): heads and tails of ops;
-* :mod:`.stages`: :func:`simulate` (earliest start and end of every stage,
-  the evaluator's core) and :func:`stage_order` (an order stages can run in);
-* :mod:`.partial` and :mod:`.editable`: incremental timelines for the
-  heuristics (a mapping under construction, a schedule under edit).
-
-The exact solvers time on their own integer grids with the same functions
-(:meth:`EdgeDelays.mapped`), and ``tests/test_timing_conformance.py`` checks
-that every engine gives the same times.
+stage ends, from another GPU the edge's delay later (the problem contract,
+docs/design.md section 1). Everything that times a schedule reads that rule
+from here: :mod:`.delays` (:func:`edge_delays`), :func:`longest_paths`,
+:mod:`.stages` (:func:`simulate`, the evaluator's core, and
+:func:`stage_order`), and :mod:`.partial` and :mod:`.editable` (incremental
+timelines for the heuristics). The exact solvers time on their own integer
+grids with the same functions (:meth:`EdgeDelays.mapped`);
+``tests/test_timing_conformance.py`` checks that every engine agrees.
 """
 
 from __future__ import annotations

@@ -3,16 +3,9 @@
 The intra-GPU pass merges one-op stages into concurrent stages and asks
 what each merge does to the makespan. :class:`StageTimeline` keeps the
 stages, their per-GPU chains, a topological order of them and their end
-times, and re-times only what a merge changes; its numbers are
+times, and re-times only what a merge changes (its Notes say how, and why
+deadlock detection is exact); its numbers are
 :func:`hios_opt.timing.simulate`'s (a test checks it).
-
-Speed. Re-evaluating the whole schedule for every merge would cost
-``O(V * (V + E))``. Only the merged stage, the stages whose GPU predecessor
-changed, and then, in topological order, the stages whose inputs moved are
-re-timed, stopping where end times stop changing. A merge that pulls an op
-ahead of one of its producers' stages in that order re-sorts only the
-stretch of the order between the two stages (every new dependency lies
-inside it, so a cycle there is exactly a deadlock).
 """
 
 from __future__ import annotations
@@ -46,6 +39,16 @@ class StageTimeline:
     per_gpu : list of list of list of int
         ``per_gpu[k]`` = the stages of GPU ``k`` in order, each a list of op
         indices. Must be a valid, deadlock-free schedule.
+
+    Notes
+    -----
+    Re-evaluating the whole schedule for every merge would cost
+    ``O(V * (V + E))``. Only the merged stage, the stages whose GPU predecessor
+    changed, and then, in topological order, the stages whose inputs moved are
+    re-timed, stopping where end times stop changing. A merge that pulls an op
+    ahead of one of its producers' stages in that order re-sorts only the
+    stretch of the order between the two stages (every new dependency lies
+    inside it, so a cycle there is exactly a deadlock).
     """
 
     def __init__(self, graph: OpGraph, platform: Platform, per_gpu: Sequence[Sequence[Sequence[int]]],
