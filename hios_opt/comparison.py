@@ -24,6 +24,7 @@ from .heuristics import algorithms as heuristics
 from .heuristics.common import check_problem
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_frame, result_row
+from .schedules import known_makespan
 
 __all__ = ["compare", "COLUMNS"]
 
@@ -140,13 +141,13 @@ def compare(
         schedules[name] = schedule(graph, platform, name, cost_model=cost_model, **mine)
         times[name] = time.perf_counter() - started
     if "sequential" in schedules:
-        sequential_ms = schedules["sequential"].makespan_ms
+        sequential_ms = known_makespan(schedules["sequential"])
     else:
-        sequential_ms = schedule(graph, platform, "sequential", cost_model=cost_model).makespan_ms
+        sequential_ms = known_makespan(schedule(graph, platform, "sequential", cost_model=cost_model))
     problem = {"graph": graph.name, "ops": graph.n_ops, "gpus": platform.gpus, "streams": platform.streams}
     rows: list[dict[str, Any]] = []
     for name in names:
-        span = schedules[name].makespan_ms
+        span = known_makespan(schedules[name])
         rows.append(result_row(**problem, algorithm=name, makespan_ms=span, lower_bound_ms=bound,
                                speedup=_ratio(sequential_ms, span), status=HEURISTIC_STATUS, time_s=times[name]))
     exact_bound = None
@@ -154,7 +155,7 @@ def compare(
         from .exact import solve
         from .results import gap
 
-        best = min(schedules.values(), key=lambda s: s.makespan_ms)
+        best = min(schedules.values(), key=known_makespan)
         result = solve(graph, platform, exact, time_limit=time_limit, warm_start=best, cost_model=cost_model)
         label = f"exact-{exact}"
         span = result.makespan_ms if result.makespan_ms is not None else math.nan

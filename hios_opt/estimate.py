@@ -341,7 +341,9 @@ def is_matrix_kind(kind: str | None) -> bool:
     >>> is_matrix_kind("Conv2d+BatchNorm2d+ReLU"), is_matrix_kind("MaxPool2d")
     (True, False)
     """
-    return bool(kind) and any(part in _MATRIX_KINDS for part in kind.split("+"))
+    if not kind:
+        return False
+    return any(part in _MATRIX_KINDS for part in kind.split("+"))
 
 
 def quantization(shape: tuple[int, ...] | None, matrix: bool, sms: int) -> float:
@@ -499,7 +501,7 @@ def _traced_inputs(traced: Any, itemsize: int) -> tuple[list[_OpCost], list[Edge
         ))
     edges = [Edge(e.src, e.dst, None, sum(act_bytes(v) for v in e.values)) for e in traced.edges]
     first = traced.example_inputs[0] if traced.example_inputs else None
-    batch = int(first.shape[0]) if hasattr(first, "shape") and len(first.shape) > 0 else None
+    batch = int(first.shape[0]) if first is not None and hasattr(first, "shape") and len(first.shape) > 0 else None
     meta = {
         "source": "traced",
         "model": traced.name,
@@ -651,7 +653,7 @@ def estimate_costs(
         if base_meta.get("input_shape"):
             base_meta["input_shape"] = [[batch_size, *s[1:]] for s in base_meta["input_shape"]]
 
-    options = {"device": spec, "dtype": dtype, "compute_efficiency": compute_efficiency,
+    options: dict[str, Any] = {"device": spec, "dtype": dtype, "compute_efficiency": compute_efficiency,
                "memory_efficiency": memory_efficiency, "launch_overhead_us": launch_overhead_us}
     out_ops = []
     for o in ops:

@@ -10,7 +10,7 @@ an edge's communication cost equal to CCR times its consumer's latency.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .checks import shorten
 from .errors import OptionError
@@ -259,7 +259,7 @@ def wide_layer(width: int = 6, latency_ms: float = 1.0, utilization: float = 0.5
     return OpGraph(ops, edges, name=f"wide{width}", meta=_named_meta("wide_layer"))
 
 
-NAMED = {
+NAMED: dict[str, Callable[..., OpGraph]] = {
     "chain": chain,
     "diamond": diamond,
     "fork-join": fork_join,

@@ -115,7 +115,7 @@ def _checked_op(op: Op, position: int) -> Op:
     util = finite(op.utilization, f"{where}: utilization", minimum=0.0, strict=True)
     if util > 1.0:
         raise InvalidCostError(f"{where}: utilization is {util:g}, it must be in (0, 1]")
-    out_bytes = op.output_bytes
+    out_bytes: object = op.output_bytes  # what the caller gave, checked below
     if isinstance(out_bytes, float) and out_bytes.is_integer():
         out_bytes = int(out_bytes)
     if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or not 0 <= out_bytes <= _MAX_BYTES:
@@ -155,7 +155,7 @@ def _as_edge(item: Any, position: int) -> Edge:
     comm = edge.comm_ms
     if comm is not None:
         comm = finite(comm, f"{name}: comm_ms")
-    nbytes = edge.bytes
+    nbytes: object = edge.bytes  # what the caller gave, checked below
     if nbytes is not None:
         if isinstance(nbytes, float) and nbytes.is_integer():
             nbytes = int(nbytes)
@@ -851,7 +851,7 @@ class OpGraph:
         """A ``networkx.DiGraph`` with op fields as node attributes."""
         import networkx as nx
 
-        g = nx.DiGraph(name=self.name, meta=dict(self.meta))
+        g: nx.DiGraph[str] = nx.DiGraph(name=self.name, meta=dict(self.meta))
         for op in self._ops:
             g.add_node(op.id, latency_ms=op.latency_ms, utilization=op.utilization, output_bytes=op.output_bytes,
                        kind=op.kind, flops=op.flops, shape=op.shape)

@@ -553,10 +553,11 @@ def draw_graph(graph: OpGraph, ax: Any = None, *, timeline: Timeline | None = No
     for layer, nodes in enumerate(nx.topological_generations(g)):
         for node in nodes:
             g.nodes[node]["layer"] = layer
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
-    pos = {k: (x, -y) for k, (x, y) in pos.items()}
+    layout = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
+    pos = {k: (x, -y) for k, (x, y) in layout.items()}
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 6))
+    colors: list[Any] | str
     if timeline is not None:
         cmap = plt.get_cmap("tab10")
         colors = [cmap(timeline.op_gpu[node] % 10) for node in g.nodes]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections.abc import Sequence
 from itertools import count
 from typing import Any
 
@@ -143,8 +144,8 @@ class _Search:
                             + max(self.tail[a] - self.dmin[a], self.tail[b] - self.dmin[b]))
                     self.pairs.append((a, b, saving, need))
         self.full = (1 << n) - 1
-        delays = [d for row in self.out for _, delay in row for line in delay for d in line]
-        self.integral = all(float(x).is_integer() for x in (*lat, *delays))
+        out_delays = [d for row in self.out for _, delay in row for line in delay for d in line]
+        self.integral = all(float(x).is_integer() for x in (*lat, *out_delays))
         self.best = best
         self.best_state: Any = None
         self._busy: dict[int, float] = {}
@@ -200,7 +201,7 @@ class _Search:
         value = self._busy.get(rem)
         if value is None:
             if self.pairs_only:
-                g = nx.Graph()
+                g: nx.Graph[int] = nx.Graph()
                 limit = self.best * (1 + _CUT_TOLERANCE)
                 g.add_weighted_edges_from((a, b, s) for a, b, s, need in self.pairs
                                           if rem >> a & 1 and rem >> b & 1 and need <= limit)
@@ -311,7 +312,7 @@ class _Search:
         for v in _bits(rem):
             if self.pred_mask[v] & ideal == self.pred_mask[v]:
                 avail |= 1 << v
-        gpus = range(K)
+        gpus: Sequence[int] = range(K)
         if self.interchangeable:
             used = [False] * K
             for g in gpu:
@@ -456,11 +457,11 @@ class _Search:
     def begin(self) -> None:
         """Queue the root state (the first :meth:`advance` dives from it)."""
         K = self.K
-        root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
+        root: tuple = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
         self.tie = count()
         self.heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(self.tie), root, True)]
         self.store: dict[int, _Front] = {}
-        self.root = root
+        self.root: tuple | None = root
 
     def lower_bound(self) -> float:
         """The least bound among the states not expanded yet (the best

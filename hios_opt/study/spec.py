@@ -53,6 +53,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ def _short(value: Any) -> str:
 class _Block:
     path: tuple
     values: dict[str, Any]
-    paths: dict[str, tuple]
+    paths: dict[str, tuple | list[tuple]]  # a key's path; a list's: one path per item
 
 
 @dataclass
@@ -220,7 +221,7 @@ class StudySpec:
 
     # -- graphs
     def _item(self, graph: OpGraph, source: str, columns: dict[str, Any] | None = None) -> GraphItem:
-        cols = {"graph_hash": graph_hash(graph), "graph_source": source, "edges": graph.n_edges}
+        cols: dict[str, Any] = {"graph_hash": graph_hash(graph), "graph_source": source, "edges": graph.n_edges}
         cols.update(columns or {})
         return GraphItem(graph.name, cols["graph_hash"], source, graph.to_dict(), cols)
 
@@ -362,9 +363,9 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | StudySpec) ->
 
 
 def _toml() -> Any:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
     return tomllib
 
@@ -519,6 +520,7 @@ def _complete(src: _Source, block: _Block, path: tuple) -> _Block:
 
 def _paths_of(block: _Block, key: str, count: int) -> list[tuple]:
     here = block.paths.get(key, block.path + (key,))
+    assert isinstance(here, tuple), "a scalar key's path, not a list's"
     return [here + (i,) for i in range(count)]
 
 
@@ -532,6 +534,7 @@ def _check_generate(src: _Source, entry: Any, path: tuple) -> dict[str, Any]:
     valid_names = ["random_layered", *generators.NAMED]
     if name not in valid_names:
         raise src.error(path + ("generator",), f"unknown generator {_short(name)}; valid: {', '.join(valid_names)}")
+    valid: tuple[str, ...]
     if name == "random_layered":
         valid = _LAYERED_KEYS
         if "seed" in entry and "seeds" in entry:
