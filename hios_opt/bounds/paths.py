@@ -10,7 +10,7 @@ end), and :func:`path_bound` is ``max(head + d + tail)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ..costs import StageModel, default_model
 from ..graph import OpGraph
