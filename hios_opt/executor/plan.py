@@ -406,11 +406,11 @@ def _plan_ops(
 
     steps = []
     for position, op_id in enumerate(sequence):
-        op = traced.op(op_id)
+        traced_op = traced.op(op_id)
         gpu, stream = gpu_of[op_id], stream_of[op_id]
         waits: list[str] = []
         remote: list[RemoteInput] = []
-        for value in op.inputs:
+        for value in traced_op.inputs:
             producer = traced.producer(value)
             if producer is None:
                 continue
@@ -429,8 +429,8 @@ def _plan_ops(
                 gpu=gpu,
                 stream=stream,
                 stage=stage_of[op_id],
-                inputs=op.inputs,
-                outputs=op.outputs,
+                inputs=traced_op.inputs,
+                outputs=traced_op.outputs,
                 wait_local=tuple(waits),
                 remote=tuple(remote),
                 free=tuple(sorted(frees_at.get(position, ()))),
