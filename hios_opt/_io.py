@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .checks import shorten
+from .checks import is_number, shorten
 from .errors import FormatError, MissingFieldError
 
 __all__ = ["read_json", "write_json_atomic", "write_bytes_atomic", "check_header", "require", "check_finite_tree",
@@ -360,7 +360,7 @@ def finite(value: Any, where: str, *, minimum: float | None = 0.0, strict: bool 
     """Return ``value`` as a float, or raise ``InvalidCostError``."""
     from .errors import InvalidCostError
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise InvalidCostError(f"{where} must be a number, got {value!r:.40}")
     try:
         value = float(value)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .bounds import best_bound
+from .checks import check_number
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
@@ -129,9 +130,8 @@ def compare(
 
         if not isinstance(exact, str) or not (exact in SOLVERS or exact.startswith("milp:")):
             raise AlgorithmError(f"unknown exact solver {exact!r}; valid: {', '.join(SOLVERS)}, milp:NAME")
-        if (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or math.isnan(time_limit)
-                or time_limit <= 0):
-            raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
+        check_number(time_limit, "time_limit", min_value=0, include_min=False, finite=False,
+                     expected="a number of seconds > 0", limit=None)
     bound = best_bound(graph, platform, cost_model).value_ms
     schedules = {}
     times = {}

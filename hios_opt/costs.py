@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import OptionError
+from .checks import check_number
 
 __all__ = ["StageModel", "AnalyticModel", "MeasuredModel", "default_model"]
 
@@ -63,8 +63,7 @@ class AnalyticModel:
 
     def __post_init__(self) -> None:
         a = self.alpha
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not (0.0 <= a <= 1.0):
-            raise OptionError(f"alpha must be a number in [0, 1], got {a!r}")
+        check_number(a, "alpha", min_value=0.0, max_value=1.0, expected="a number in [0, 1]", limit=None)
 
     def stage_latency(self, graph: Any, ops: Sequence[int]) -> float:
         lat = graph.latency

@@ -107,6 +107,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .checks import check_int
 from .errors import ProfileError
 from .graph import Edge, Op, OpGraph
 from .platform import Link, Platform
@@ -646,8 +647,7 @@ def estimate_costs(
     else:
         raise ProfileError(f"estimate_costs needs a TracedGraph or an OpGraph, got {type(source).__name__}")
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ProfileError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_int(batch_size, "batch_size", min_value=1, error=ProfileError, limit=None)
         ops, edges = _rebatch(ops, edges, base_meta.get("batch_size"), batch_size)
         base_meta["batch_size"] = batch_size
         if base_meta.get("input_shape"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from .checks import shorten
+from .checks import check_int
 from .errors import OptionError
 from .graph import Edge, Op, OpGraph
 
@@ -92,8 +92,7 @@ def random_layered(
     """
     for value, label, low, high in ((nodes, "nodes", 3, MAX_NODES), (edges, "edges", 2, MAX_EDGES),
                                     (layers, "layers", 1, MAX_NODES)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise OptionError(f"{label} must be an integer >= {low}, got {shorten(value)}")
+        check_int(value, label, min_value=low)
         if value > high:  # 10**8 nodes ended in a MemoryError after minutes
             raise OptionError(f"{label} must be at most {high:,} (a graph that large would not fit in memory, "
                               f"nor in a file hios-opt reads), got {value:,}")

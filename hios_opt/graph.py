@@ -18,7 +18,7 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 from ._io import check_finite_tree, check_header, finite, read_json, require, write_json_atomic
-from .checks import shorten
+from .checks import check_int, is_int, shorten
 from .errors import (
     CycleError,
     DuplicateOpError,
@@ -118,8 +118,8 @@ def _checked_op(op: Op, position: int) -> Op:
     out_bytes: object = op.output_bytes  # what the caller gave, checked below
     if isinstance(out_bytes, float) and out_bytes.is_integer():
         out_bytes = int(out_bytes)
-    if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or not 0 <= out_bytes <= _MAX_BYTES:
-        raise InvalidCostError(f"{where}: output_bytes must be an integer in [0, 2**63 - 1], got {out_bytes!r:.40}")
+    out_bytes = check_int(out_bytes, f"{where}: output_bytes", min_value=0, max_value=_MAX_BYTES,
+                          expected="an integer in [0, 2**63 - 1]", error=InvalidCostError)
     flops = op.flops
     if flops is not None:
         if (isinstance(flops, bool) or not isinstance(flops, (int, float)) or flops < 0
@@ -129,7 +129,7 @@ def _checked_op(op: Op, position: int) -> Op:
     shape = op.shape
     if shape is not None:
         if not isinstance(shape, (list, tuple)) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            is_int(d) and d >= 0 for d in shape
         ):
             raise GraphError(f"{where}: shape must be a list of integers >= 0, got {shape!r:.60}")
         shape = tuple(shape)
@@ -159,8 +159,8 @@ def _as_edge(item: Any, position: int) -> Edge:
     if nbytes is not None:
         if isinstance(nbytes, float) and nbytes.is_integer():
             nbytes = int(nbytes)
-        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or not 0 <= nbytes <= _MAX_BYTES:
-            raise InvalidCostError(f"{name}: bytes must be an integer in [0, 2**63 - 1], got {nbytes!r:.40}")
+        nbytes = check_int(nbytes, f"{name}: bytes", min_value=0, max_value=_MAX_BYTES,
+                           expected="an integer in [0, 2**63 - 1]", error=InvalidCostError)
     if comm is edge.comm_ms and nbytes is edge.bytes:
         return edge
     return Edge(edge.src, edge.dst, comm, nbytes)

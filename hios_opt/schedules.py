@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._io import check_finite_tree, check_header, read_json, require, write_json_atomic
+from .checks import is_finite_number
 from .errors import FormatError, ScheduleError
 from .platform import MAX_GPUS, MAX_STREAMS
 
@@ -16,15 +16,6 @@ __all__ = ["Stage", "Schedule", "SCHEDULE_FORMAT", "SCHEDULE_VERSION"]
 
 SCHEDULE_FORMAT = "hios-opt/schedule"
 SCHEDULE_VERSION = 1
-
-
-def _finite_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond the float range
-        return False
 
 
 @dataclass(frozen=True)
@@ -201,7 +192,7 @@ class Schedule:
             stages.append(Stage(gpu, tuple(ops)))
         for key in ("makespan_ms", "lower_bound_ms", "gap"):
             value = data.get(key)
-            if value is not None and not _finite_number(value):
+            if value is not None and not is_finite_number(value):
                 raise FormatError(f"{source}: field {key!r} must be a finite number or null, got {value!r:.40}")
         makespan = data.get("makespan_ms")
         for key in ("algorithm", "graph"):

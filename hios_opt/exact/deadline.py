@@ -16,6 +16,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from ..checks import is_int
 from ..costs import StageModel
 from ..errors import GpuIndexError, OptionError
 from ..evaluate import evaluate
@@ -99,7 +100,7 @@ def deadline_check(
     placement = dict(placement or {})
     for op, k in placement.items():
         graph.index(op)  # UnknownOpError names an op that is not in the graph
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < platform.gpus:
+        if not is_int(k) or not 0 <= k < platform.gpus:
             raise GpuIndexError(f"placement of op {op!r}: GPU {k!r} is not in 0..{platform.gpus - 1}")
     cands = cpsat_candidates(graph, platform, cost_model)
     data = grid_data(graph, platform, cands, auto_resolution(graph, platform, cost_model))

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import is_finite_number, is_int
 from ..errors import HiosError, SpecError
 from ..graph import OpGraph
 from ._tomlpos import key_lines, line_of
@@ -433,7 +434,7 @@ def _items(src: _Source, value: Any, path: tuple) -> list[tuple[Any, tuple]]:
 
 
 def _int(src: _Source, value: Any, path: tuple, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    if not is_int(value) or value < low or (high is not None and value > high):
         limit = f"in {low}..{high}" if high is not None else f">= {low}"
         raise src.error(path, f"must be an integer {limit}, got {_short(value)}")
     return value
@@ -441,7 +442,7 @@ def _int(src: _Source, value: Any, path: tuple, low: int, high: int | None = Non
 
 def _number(src: _Source, value: Any, path: tuple, low: float, high: float | None = None,
             strict: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = is_finite_number(value)
     if not ok or value < low or (strict and value == low) or (high is not None and value > high):
         limit = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
         raise src.error(path, f"must be a finite number {limit}, got {_short(value)}")
