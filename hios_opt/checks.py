@@ -27,8 +27,8 @@ from typing import Any, Literal, overload
 
 from .errors import AlgorithmError, HiosError, OptionError
 
-__all__ = ["is_int", "is_number", "is_finite_number", "check_int", "check_number", "check_bool", "canonical_name", "shorten",
-           "printable"]
+__all__ = ["is_int", "is_number", "is_finite_number", "check_int", "check_number", "check_bool", "spelling",
+           "canonical_name", "shorten", "printable"]
 
 
 def shorten(value: Any, limit: int = 40) -> str:
@@ -256,6 +256,16 @@ def check_bool(value: Any, name: str, *, error: type[HiosError] = OptionError) -
     return value
 
 
+def spelling(name: str) -> str:
+    """A name as the registries spell it: case, surrounding blanks and
+    ``_`` for ``-`` do not matter.
+
+    >>> spelling(" HIOS_LP ")
+    'hios-lp'
+    """
+    return name.strip().lower().replace("_", "-")
+
+
 def canonical_name(name: Any, valid: Iterable[str], *, what: str = "algorithm",
                    error: type[HiosError] = AlgorithmError) -> str:
     """The canonical spelling of a name: case, surrounding blanks and ``_``
@@ -271,7 +281,7 @@ def canonical_name(name: Any, valid: Iterable[str], *, what: str = "algorithm",
     names = list(valid)
     if not isinstance(name, str):
         raise error(f"{what} must be a name, got {type(name).__name__}; valid: {', '.join(names)}")
-    canonical = name.strip().lower().replace("_", "-")
+    canonical = spelling(name)
     if canonical not in names:
         raise error(f"unknown {what} {shorten(name, 80)}; valid: {', '.join(names)}")
     return canonical

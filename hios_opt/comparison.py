@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .bounds import best_bound
-from .checks import check_number
+from .checks import check_number, spelling
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
@@ -48,7 +48,7 @@ def _names(algorithms: Iterable[str] | str | None) -> list[str]:
     for name in algorithms:
         if not isinstance(name, str):
             raise AlgorithmError(f"algorithm names must be strings, got {name!r:.40}")
-        canonical = name.strip().lower().replace("_", "-")
+        canonical = spelling(name)
         if canonical not in all_algorithms():
             raise AlgorithmError(f"unknown algorithm {name!r}; valid: {', '.join(all_algorithms())}")
         if canonical not in names:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from .checks import check_int
+from .checks import check_int, is_number
 from .errors import OptionError
 from .graph import Edge, Op, OpGraph
 
@@ -96,7 +96,7 @@ def random_layered(
         if value > high:  # 10**8 nodes ended in a MemoryError after minutes
             raise OptionError(f"{label} must be at most {high:,} (a graph that large would not fit in memory, "
                               f"nor in a file hios-opt reads), got {value:,}")
-    if isinstance(ccr, bool) or not isinstance(ccr, (int, float)) or not ccr >= 0 or ccr == float("inf"):
+    if not is_number(ccr) or not ccr >= 0 or ccr == float("inf"):
         raise OptionError(f"ccr must be a finite number >= 0, got {ccr!r}")
     lat_lo, lat_hi = _check_range(latency_range, "latency_range", 0.0, None)
     if lat_lo <= 0:

@@ -18,7 +18,7 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 from ._io import check_finite_tree, check_header, finite, read_json, require, write_json_atomic
-from .checks import check_int, is_int, shorten
+from .checks import check_int, is_int, is_number, shorten
 from .errors import (
     CycleError,
     DuplicateOpError,
@@ -122,7 +122,7 @@ def _checked_op(op: Op, position: int) -> Op:
                           expected="an integer in [0, 2**63 - 1]", error=InvalidCostError)
     flops = op.flops
     if flops is not None:
-        if (isinstance(flops, bool) or not isinstance(flops, (int, float)) or flops < 0
+        if (not is_number(flops) or flops < 0
                 or (isinstance(flops, float) and not math.isfinite(flops))):
             raise InvalidCostError(f"{where}: flops must be a number >= 0, got {flops!r:.40}")
         flops = int(flops)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from ..checks import is_int
+from ..checks import is_int, is_number
 from ..costs import StageModel
 from ..errors import GpuIndexError, OptionError
 from ..evaluate import evaluate
@@ -92,8 +92,7 @@ def deadline_check(
     'infeasible'
     """
     started = time.monotonic()
-    if isinstance(deadline_ms, bool) or not isinstance(deadline_ms, (int, float)) or not deadline_ms > 0 \
-            or not math.isfinite(deadline_ms):
+    if not is_number(deadline_ms) or not deadline_ms > 0 or not math.isfinite(deadline_ms):
         raise OptionError(f"deadline_ms must be a finite number of milliseconds > 0, got {deadline_ms!r}")
     check_options(time_limit, workers, 0, None)
     limit = time_limit if time_limit is not None else math.inf
