@@ -212,7 +212,7 @@ def _pct(makespan: float, bound: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2%}"
 
 
-def _gpus_used(sched: Any) -> int:
+def _gpus_used(sched: Schedule) -> int:
     return len({st.gpu for st in sched.stages})
 
 

@@ -34,13 +34,17 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .costs import StageModel
 from .errors import OptionError
 from .evaluate import Timeline, evaluate
 from .graph import OpGraph
 from .platform import Platform
+from .schedules import Schedule
+
+if TYPE_CHECKING:  # the exact solvers are not loaded to draw a chart
+    from .exact import SolveResult
 
 __all__ = ["gantt", "gantt_grid", "gantt_html", "GanttHTML", "draw_graph", "save_figure", "figure_bytes",
            "gantt_bytes", "check_figure_path", "op_family", "FIGURE_FORMATS", "GANTT_FORMATS",
@@ -209,7 +213,7 @@ def _colors(timeline: Timeline, color_by: str) -> tuple[dict[str, Any], list[tup
 
 
 def gantt(
-    timeline: Any,
+    timeline: Timeline | Schedule | SolveResult,
     ax: Any = None,
     *,
     graph: OpGraph | None = None,
@@ -418,7 +422,7 @@ def _css_color(color: Any) -> str:
 
 
 def gantt_html(
-    timeline: Any,
+    timeline: Timeline | Schedule | SolveResult,
     *,
     graph: OpGraph | None = None,
     platform: Platform | None = None,

@@ -24,6 +24,7 @@ import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..costs import StageModel
 from ..errors import OptionError
 from ..evaluate import evaluate
 from ..graph import OpGraph
@@ -93,7 +94,7 @@ class _Search:
         self.stop_requested = False
         self.incumbent: Incumbent | None = None  # the solve's shared best (solve_astar sets it)
         self.platform = platform
-        self.cost_model: Any = None
+        self.cost_model: StageModel | None = None
         self.last_exact = True  # whether the last bound() was complete (see its quick argument)
         self.cand_ops = cands.ops
         self.cand_lat = cands.latency_ms

@@ -32,6 +32,7 @@ from hios_opt.errors import CoverageError, ExecutorError, ScheduleError
 from hios_opt.evaluate import evaluate
 from hios_opt.graph import OpGraph
 from hios_opt.platform import Platform
+from hios_opt.schedules import Schedule
 from hios_opt.timing import stage_order
 from hios_opt.trace import TracedGraph
 
@@ -176,7 +177,7 @@ class Plan:
     """
 
     traced: TracedGraph
-    schedule: Any
+    schedule: Schedule
     steps: tuple[PlannedOp, ...]
     stages: tuple[PlanStage, ...]
     gpus: tuple[int, ...]
@@ -227,7 +228,7 @@ class Plan:
 
 def compile(
     traced: TracedGraph,
-    schedule: Any,
+    schedule: Schedule,
     device_map: Mapping[int, str | int | torch.device] | None = None,
     *,
     barrier: bool = True,
@@ -349,7 +350,7 @@ def _some(items: list[str], limit: int = 6) -> str:
     return shown + (f" ... (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _plan_stages(schedule: Any) -> tuple[PlanStage, ...]:
+def _plan_stages(schedule: Schedule) -> tuple[PlanStage, ...]:
     count: dict[int, int] = {}
     out = []
     for index, stage in enumerate(schedule.stages):
@@ -359,7 +360,7 @@ def _plan_stages(schedule: Any) -> tuple[PlanStage, ...]:
     return tuple(out)
 
 
-def _stage_order(graph: OpGraph, schedule: Any) -> list[int]:
+def _stage_order(graph: OpGraph, schedule: Schedule) -> list[int]:
     """Topological order of the stage graph (the timing kernel's
     :func:`~hios_opt.timing.stage_order`), ties broken by schedule position."""
     index = graph.id_index
@@ -369,7 +370,7 @@ def _stage_order(graph: OpGraph, schedule: Any) -> list[int]:
 
 def _plan_ops(
     traced: TracedGraph,
-    schedule: Any,
+    schedule: Schedule,
     stages: tuple[PlanStage, ...],
     order: list[int],
     barrier: bool,
