@@ -17,6 +17,7 @@ from functools import cached_property
 from heapq import heapify, heappop, heappush
 from typing import Any
 
+from ._bundled import resolve
 from ._io import check_finite_tree, check_header, finite, read_json, require, write_json_atomic
 from .checks import check_int, is_int, is_number, shorten
 from .errors import (
@@ -838,8 +839,6 @@ class OpGraph:
         relative to the bundled data folder, such as
         ``"models/inception_v3_299_h100.json"``, reads that bundled graph
         (:mod:`hios_opt.data`) unless a file of that name exists."""
-        from .data import resolve
-
         path = resolve(path)
         return cls.from_dict(read_json(path), str(path))
 
