@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .checks import shorten
+from .checks import is_int, is_number, shorten
 from .errors import FormatError, MissingFieldError
 
 __all__ = ["read_json", "write_json_atomic", "write_bytes_atomic", "check_header", "require", "check_finite_tree",
@@ -345,7 +345,7 @@ def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds:
         return False
-    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+    if float in kinds and is_int(value):
         return True
     return isinstance(value, kinds)
 
@@ -360,7 +360,7 @@ def finite(value: Any, where: str, *, minimum: float | None = 0.0, strict: bool 
     """Return ``value`` as a float, or raise ``InvalidCostError``."""
     from .errors import InvalidCostError
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise InvalidCostError(f"{where} must be a number, got {value!r:.40}")
     try:
         value = float(value)

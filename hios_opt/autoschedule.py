@@ -31,7 +31,7 @@ from .graph import OpGraph
 from .heuristics import algorithms, schedule
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_row
-from .schedules import Schedule
+from .schedules import Schedule, known_makespan
 
 __all__ = ["DEFAULT_SOLVER", "SOLVERS", "Search", "best_schedule", "check_solver"]
 
@@ -134,7 +134,7 @@ def best_schedule(
         began = time.monotonic()
         sched = schedule(graph, platform, name)
         made.append((name, sched, time.monotonic() - began, HEURISTIC_STATUS))
-    best_name, best = min(((n, s) for n, s, _, _ in made), key=lambda item: item[1].makespan_ms)
+    best_name, best = min(((n, s) for n, s, _, _ in made), key=lambda item: known_makespan(item[1]))
     note = ""
     if solver is not None:
         left = max(time_limit - (time.monotonic() - started), time_limit / 10)
@@ -148,16 +148,16 @@ def best_schedule(
             bound = max(bound, result.lower_bound_ms)
             if result.schedule is not None:
                 made.append((name, result.schedule, time.monotonic() - began, str(result.status)))
-                if result.makespan_ms < best.makespan_ms * (1 - _BETTER):
+                if known_makespan(result.schedule) < known_makespan(best) * (1 - _BETTER):
                     best_name, best = name, result.schedule
                 else:
                     note = f"{solver} found nothing shorter than {best_name} in {left:.3g} s ({result.status})"
             else:
                 note = f"{solver} found no schedule in {left:.3g} s ({result.status})"
-    sequential_ms = next(s.makespan_ms for n, s, _, _ in made if n == "sequential")
+    sequential_ms = next(known_makespan(s) for n, s, _, _ in made if n == "sequential")
     rows = [
         result_row(graph=graph.name, ops=graph.n_ops, gpus=platform.gpus, streams=platform.streams, algorithm=name,
-                   makespan_ms=sched.makespan_ms, lower_bound_ms=bound, speedup=sequential_ms / sched.makespan_ms,
+                   makespan_ms=sched.makespan_ms, lower_bound_ms=bound, speedup=sequential_ms / known_makespan(sched),
                    status=status, time_s=seconds, chosen=name == best_name)
         for name, sched, seconds, status in made
     ]

@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from .errors import AlgorithmError, HiosError, OptionError
 
-__all__ = ["is_number", "is_finite_number", "check_int", "check_number", "check_bool", "canonical_name", "shorten",
-           "printable"]
+__all__ = ["is_int", "is_number", "is_finite_number", "check_int", "check_number", "check_bool", "spelling",
+           "canonical_name", "shorten", "printable"]
 
 
 def shorten(value: Any, limit: int = 40) -> str:
@@ -53,6 +53,19 @@ def printable(text: str, *, newlines: bool = False) -> str:
     """
     pattern = _UNPRINTABLE_OR_NEWLINE if newlines else _UNPRINTABLE
     return pattern.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def _shown(value: Any, limit: int | None) -> str:
+    return repr(value) if limit is None else shorten(value, limit)
+
+
+def is_int(value: Any) -> bool:
+    """An ``int`` that is not a ``bool``.
+
+    >>> is_int(3), is_int(True), is_int(3.0)
+    (True, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
@@ -96,6 +109,34 @@ def _in_range(value: float, min_value: float | None, max_value: float | None, in
     return not (max_value is not None and (value > max_value or (not include_max and value == max_value)))
 
 
+@overload
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    min_value: int | None = None,
+    max_value: int | None = None,
+    error: type[HiosError] = OptionError,
+    expected: str | None = None,
+    none_ok: Literal[False] = False,
+    limit: int | None = 40,
+) -> int: ...
+
+
+@overload
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    min_value: int | None = None,
+    max_value: int | None = None,
+    error: type[HiosError] = OptionError,
+    expected: str | None = None,
+    none_ok: bool,
+    limit: int | None = 40,
+) -> int | None: ...
+
+
 def check_int(
     value: Any,
     name: str,
@@ -105,10 +146,13 @@ def check_int(
     error: type[HiosError] = OptionError,
     expected: str | None = None,
     none_ok: bool = False,
-) -> Any:
+    limit: int | None = 40,
+) -> int | None:
     """``value`` if it is an ``int`` (not a ``bool``) within the bounds
     (inclusive), else ``error``. ``expected`` replaces the generated
-    description (``"an integer >= 1"``); ``none_ok`` lets ``None`` through.
+    description (``"an integer >= 1"``); ``none_ok`` lets ``None`` through;
+    ``limit``: the most characters of the value the message shows (``None``:
+    all of its ``repr``).
 
     >>> check_int(5, "streams", min_value=1, max_value=4)
     Traceback (most recent call last):
@@ -118,10 +162,43 @@ def check_int(
     if value is None and none_ok:
         return None
     what = expected or "an integer" + _range_text(min_value, max_value, True, True)
-    if isinstance(value, bool) or not isinstance(value, int) or not _in_range(value, min_value, max_value, True,
-                                                                                   True):
-        raise error(f"{name} must be {what}, got {shorten(value)}")
+    if not is_int(value) or not _in_range(value, min_value, max_value, True, True):
+        raise error(f"{name} must be {what}, got {_shown(value, limit)}")
     return value
+
+
+@overload
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    finite: bool = True,
+    error: type[HiosError] = OptionError,
+    expected: str | None = None,
+    none_ok: Literal[False] = False,
+    limit: int | None = 40,
+) -> float: ...
+
+
+@overload
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    finite: bool = True,
+    error: type[HiosError] = OptionError,
+    expected: str | None = None,
+    none_ok: bool,
+    limit: int | None = 40,
+) -> float | None: ...
 
 
 def check_number(
@@ -136,11 +213,12 @@ def check_number(
     error: type[HiosError] = OptionError,
     expected: str | None = None,
     none_ok: bool = False,
-) -> Any:
+    limit: int | None = 40,
+) -> float | None:
     """``value`` as a ``float`` if it is a number (not a ``bool``; finite
     unless ``finite=False``; NaN never passes) within the bounds, else
     ``error``. ``include_min`` / ``include_max`` say whether the bounds
-    themselves are allowed.
+    themselves are allowed; ``limit`` as for :func:`check_int`.
 
     >>> check_number(0, "time_limit", min_value=0, include_min=False, expected="a number of seconds > 0")
     Traceback (most recent call last):
@@ -157,7 +235,7 @@ def check_number(
         min_value, max_value, include_min, include_max)
     ok = is_finite_number(value) if finite else is_number(value) and not math.isnan(value)
     if not ok or not _in_range(value, min_value, max_value, include_min, include_max):
-        raise error(f"{name} must be {what}, got {shorten(value)}")
+        raise error(f"{name} must be {what}, got {_shown(value, limit)}")
     return float(value)
 
 
@@ -172,6 +250,16 @@ def check_bool(value: Any, name: str, *, error: type[HiosError] = OptionError) -
     if not isinstance(value, bool):
         raise error(f"{name} must be True or False, got {shorten(value)}")
     return value
+
+
+def spelling(name: str) -> str:
+    """A name as the registries spell it: case, surrounding blanks and
+    ``_`` for ``-`` do not matter.
+
+    >>> spelling(" HIOS_LP ")
+    'hios-lp'
+    """
+    return name.strip().lower().replace("_", "-")
 
 
 def canonical_name(name: Any, valid: Iterable[str], *, what: str = "algorithm",
@@ -189,7 +277,7 @@ def canonical_name(name: Any, valid: Iterable[str], *, what: str = "algorithm",
     names = list(valid)
     if not isinstance(name, str):
         raise error(f"{what} must be a name, got {type(name).__name__}; valid: {', '.join(names)}")
-    canonical = name.strip().lower().replace("_", "-")
+    canonical = spelling(name)
     if canonical not in names:
         raise error(f"unknown {what} {shorten(name, 80)}; valid: {', '.join(names)}")
     return canonical

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .bounds import best_bound
+from .checks import check_number, spelling
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
 from .graph import OpGraph
@@ -24,6 +25,7 @@ from .heuristics import algorithms as heuristics
 from .heuristics.common import check_problem
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_frame, result_row
+from .schedules import known_makespan
 
 __all__ = ["compare", "COLUMNS"]
 
@@ -46,7 +48,7 @@ def _names(algorithms: Iterable[str] | str | None) -> list[str]:
     for name in algorithms:
         if not isinstance(name, str):
             raise AlgorithmError(f"algorithm names must be strings, got {name!r:.40}")
-        canonical = name.strip().lower().replace("_", "-")
+        canonical = spelling(name)
         if canonical not in all_algorithms():
             raise AlgorithmError(f"unknown algorithm {name!r}; valid: {', '.join(all_algorithms())}")
         if canonical not in names:
@@ -128,9 +130,8 @@ def compare(
 
         if not isinstance(exact, str) or not (exact in SOLVERS or exact.startswith("milp:")):
             raise AlgorithmError(f"unknown exact solver {exact!r}; valid: {', '.join(SOLVERS)}, milp:NAME")
-        if (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or math.isnan(time_limit)
-                or time_limit <= 0):
-            raise OptionError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
+        check_number(time_limit, "time_limit", min_value=0, include_min=False, finite=False,
+                     expected="a number of seconds > 0", limit=None)
     bound = best_bound(graph, platform, cost_model).value_ms
     schedules = {}
     times = {}
@@ -140,13 +141,13 @@ def compare(
         schedules[name] = schedule(graph, platform, name, cost_model=cost_model, **mine)
         times[name] = time.perf_counter() - started
     if "sequential" in schedules:
-        sequential_ms = schedules["sequential"].makespan_ms
+        sequential_ms = known_makespan(schedules["sequential"])
     else:
-        sequential_ms = schedule(graph, platform, "sequential", cost_model=cost_model).makespan_ms
+        sequential_ms = known_makespan(schedule(graph, platform, "sequential", cost_model=cost_model))
     problem = {"graph": graph.name, "ops": graph.n_ops, "gpus": platform.gpus, "streams": platform.streams}
     rows: list[dict[str, Any]] = []
     for name in names:
-        span = schedules[name].makespan_ms
+        span = known_makespan(schedules[name])
         rows.append(result_row(**problem, algorithm=name, makespan_ms=span, lower_bound_ms=bound,
                                speedup=_ratio(sequential_ms, span), status=HEURISTIC_STATUS, time_s=times[name]))
     exact_bound = None
@@ -154,7 +155,7 @@ def compare(
         from .exact import solve
         from .results import gap
 
-        best = min(schedules.values(), key=lambda s: s.makespan_ms)
+        best = min(schedules.values(), key=known_makespan)
         result = solve(graph, platform, exact, time_limit=time_limit, warm_start=best, cost_model=cost_model)
         label = f"exact-{exact}"
         span = result.makespan_ms if result.makespan_ms is not None else math.nan

@@ -19,9 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .errors import OptionError
+from .checks import check_number
+
+if TYPE_CHECKING:  # for annotations only
+    from .graph import OpGraph
 
 __all__ = ["StageModel", "AnalyticModel", "MeasuredModel", "default_model"]
 
@@ -42,14 +45,14 @@ class StageModel(Protocol):
       ``sum(min_work[v] for v in S) <= L(S)``.
     """
 
-    def stage_latency(self, graph: Any, ops: Sequence[int]) -> float:
+    def stage_latency(self, graph: OpGraph, ops: Sequence[int]) -> float:
         """Latency (ms) of the op indices ``ops`` run concurrently on one GPU."""
         ...
 
-    def min_duration(self, graph: Any) -> tuple[float, ...]:
+    def min_duration(self, graph: OpGraph) -> tuple[float, ...]:
         ...
 
-    def min_work(self, graph: Any, streams: int) -> tuple[float, ...]:
+    def min_work(self, graph: OpGraph, streams: int) -> tuple[float, ...]:
         ...
 
 
@@ -69,10 +72,9 @@ class AnalyticModel:
 
     def __post_init__(self) -> None:
         a = self.alpha
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not (0.0 <= a <= 1.0):
-            raise OptionError(f"alpha must be a number in [0, 1], got {a!r}")
+        check_number(a, "alpha", min_value=0.0, max_value=1.0, expected="a number in [0, 1]", limit=None)
 
-    def stage_latency(self, graph: Any, ops: Sequence[int]) -> float:
+    def stage_latency(self, graph: OpGraph, ops: Sequence[int]) -> float:
         lat = graph.latency
         if len(ops) == 1:
             return lat[ops[0]]
@@ -88,11 +90,11 @@ class AnalyticModel:
                 longest = t
         return self.alpha * total + (1.0 - self.alpha) * max(busy, longest)
 
-    def min_duration(self, graph: Any) -> tuple[float, ...]:
+    def min_duration(self, graph: OpGraph) -> tuple[float, ...]:
         # L(S) >= alpha*max t + (1-alpha)*max t = max t >= t(v) for v in S.
         return graph.latency
 
-    def min_work(self, graph: Any, streams: int) -> tuple[float, ...]:
+    def min_work(self, graph: OpGraph, streams: int) -> tuple[float, ...]:
         # Two valid per-op shares, each summing to at most L(S) over any stage S:
         #   L(S) >= a*sum t + (1-a)*sum t*u                  (max(x, y) >= x)
         #   L(S) >= a*sum t + (1-a)*max t >= sum t*(a + (1-a)/streams)
@@ -113,14 +115,14 @@ class MeasuredModel:
 
     fallback: AnalyticModel = field(default_factory=AnalyticModel)
 
-    def stage_latency(self, graph: Any, ops: Sequence[int]) -> float:
+    def stage_latency(self, graph: OpGraph, ops: Sequence[int]) -> float:
         if len(ops) > 1 and graph.stage_table:
             measured = graph.stage_table.get(frozenset(ops))
             if measured is not None:
                 return measured
         return self.fallback.stage_latency(graph, ops)
 
-    def min_duration(self, graph: Any) -> tuple[float, ...]:
+    def min_duration(self, graph: OpGraph) -> tuple[float, ...]:
         base = list(self.fallback.min_duration(graph))
         for group, latency in graph.stage_table.items():
             for v in group:
@@ -128,7 +130,7 @@ class MeasuredModel:
                     base[v] = latency
         return tuple(base)
 
-    def min_work(self, graph: Any, streams: int) -> tuple[float, ...]:
+    def min_work(self, graph: OpGraph, streams: int) -> tuple[float, ...]:
         base = list(self.fallback.min_work(graph, streams))
         lat = graph.latency
         for group, latency in graph.stage_table.items():

@@ -26,6 +26,7 @@ from .evaluate import evaluate
 from .graph import OpGraph
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_frame, result_row
+from .schedules import Schedule, known_makespan
 
 __all__ = ["DEFAULT_GRAPHS", "HEURISTICS", "SOLVERS", "KNOWN_PROOF_S", "run_demo", "format_table"]
 
@@ -148,10 +149,10 @@ def run_demo(
     notes: list[str] = []
     charts: list[tuple[Path, list[Any], list[str]]] = []
     out = Path(out_dir) if out_dir is not None else None
-    graphs = [_load(spec) for spec in graphs]  # every graph readable before any work
-    for graph in graphs:
+    loaded = [_load(spec) for spec in graphs]  # every graph readable before any work
+    for graph in loaded:
         platform = Platform(gpus=gpus, streams=streams)
-        results = {}
+        results: dict[str, tuple[Schedule, float]] = {}
         for name in HEURISTICS:
             target = Platform(gpus=1, streams=streams) if name == "ios" else platform
             t0 = time.perf_counter()
@@ -160,14 +161,14 @@ def run_demo(
             results[name] = (sched, elapsed)
             say(f"{graph.name}: {name:<10} {sched.makespan_ms:10.4f} ms  ({elapsed:.3f} s)")
         # The warm start must fit the platform: IOS ran on one GPU, which does.
-        best = min((r[0] for r in results.values()), key=lambda sched: sched.makespan_ms)
+        best = min((r[0] for r in results.values()), key=known_makespan)
         say(f"{graph.name}: {solver} (time limit {time_limit:g} s, warm start {best.algorithm}) ...")
         exact = solve(graph, platform, solver, time_limit=time_limit, workers=workers, warm_start=best,
                       progress=progress)
         say(f"{graph.name}: {solver:<10} {exact.makespan_ms:10.4f} ms  bound {exact.lower_bound_ms:.4f} ms  "
             f"{exact.status} ({exact.wall_time_s:.1f} s)")
         bound = exact.lower_bound_ms
-        sequential_ms = results["sequential"][0].makespan_ms
+        sequential_ms = known_makespan(results["sequential"][0])
         problem = {"graph": graph.name, "ops": graph.n_ops, "gpus": gpus, "streams": streams}
         for name, (sched, elapsed) in results.items():
             rows.append(result_row(**problem, algorithm=name, makespan_ms=sched.makespan_ms, lower_bound_ms=bound,
@@ -188,7 +189,7 @@ def run_demo(
         if out is not None and exact.schedule is not None:
             lp = results["hios-lp"][0]
             timelines = [evaluate(graph, platform, lp), evaluate(graph, platform, exact.schedule)]
-            titles = [f"{graph.name}: HIOS-LP, makespan {lp.makespan_ms:.4g} ms (gap {_pct(lp.makespan_ms, bound)})",
+            titles = [f"{graph.name}: HIOS-LP, makespan {lp.makespan_ms:.4g} ms (gap {_pct(known_makespan(lp), bound)})",
                       f"{graph.name}: exact {solver} ({exact.status}), makespan {exact.makespan_ms:.4g} ms, "
                       f"bound {bound:.4g} ms"]
             charts.append((out / f"{_slug(graph.name)}_gantt.png", timelines, titles))
@@ -211,7 +212,7 @@ def _pct(makespan: float, bound: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2%}"
 
 
-def _gpus_used(sched: Any) -> int:
+def _gpus_used(sched: Schedule) -> int:
     return len({st.gpu for st in sched.stages})
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .checks import check_int
 from .errors import ProfileError
 from .graph import Edge, Op, OpGraph
 from .platform import Link, Platform
@@ -254,7 +255,9 @@ def is_matrix_kind(kind: str | None) -> bool:
     >>> is_matrix_kind("Conv2d+BatchNorm2d+ReLU"), is_matrix_kind("MaxPool2d")
     (True, False)
     """
-    return bool(kind) and any(part in _MATRIX_KINDS for part in kind.split("+"))
+    if not kind:
+        return False
+    return any(part in _MATRIX_KINDS for part in kind.split("+"))
 
 
 def quantization(shape: tuple[int, ...] | None, matrix: bool, sms: int) -> float:
@@ -412,7 +415,7 @@ def _traced_inputs(traced: Any, itemsize: int) -> tuple[list[_OpCost], list[Edge
         ))
     edges = [Edge(e.src, e.dst, None, sum(act_bytes(v) for v in e.values)) for e in traced.edges]
     first = traced.example_inputs[0] if traced.example_inputs else None
-    batch = int(first.shape[0]) if hasattr(first, "shape") and len(first.shape) > 0 else None
+    batch = int(first.shape[0]) if first is not None and hasattr(first, "shape") and len(first.shape) > 0 else None
     meta = {
         "source": "traced",
         "model": traced.name,
@@ -647,14 +650,13 @@ def estimate_costs(
     else:
         raise ProfileError(f"estimate_costs needs a TracedGraph or an OpGraph, got {type(source).__name__}")
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ProfileError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_int(batch_size, "batch_size", min_value=1, error=ProfileError, limit=None)
         ops, edges = _rebatch(ops, edges, base_meta.get("batch_size"), batch_size)
         base_meta["batch_size"] = batch_size
         if base_meta.get("input_shape"):
             base_meta["input_shape"] = [[batch_size, *s[1:]] for s in base_meta["input_shape"]]
 
-    options = {"device": spec, "dtype": dtype, "compute_efficiency": compute_efficiency,
+    options: dict[str, Any] = {"device": spec, "dtype": dtype, "compute_efficiency": compute_efficiency,
                "memory_efficiency": memory_efficiency, "launch_overhead_us": launch_overhead_us}
     out_ops = []
     for o in ops:

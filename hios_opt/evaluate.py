@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from .checks import is_int
 from .costs import StageModel
 from .errors import (
     CoverageError,
@@ -251,7 +252,7 @@ def _check_stages(graph: OpGraph, platform: Platform, schedule: Schedule, stage_
     unknown: list[str] = []
     for s, stage in enumerate(schedule.stages):
         gpu = stage.gpu
-        if isinstance(gpu, bool) or not isinstance(gpu, int) or not 0 <= gpu < k_gpus:
+        if not is_int(gpu) or not 0 <= gpu < k_gpus:
             raise GpuIndexError(
                 f"stage #{s} ({', '.join(map(str, stage.ops))}) is on GPU {gpu!r}, "
                 f"but the platform has GPUs 0..{k_gpus - 1}"

@@ -10,9 +10,9 @@ an edge's communication cost equal to CCR times its consumer's latency.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .checks import shorten
+from .checks import check_int, is_number
 from .errors import OptionError
 from .graph import Edge, Op, OpGraph
 
@@ -92,12 +92,11 @@ def random_layered(
     """
     for value, label, low, high in ((nodes, "nodes", 3, MAX_NODES), (edges, "edges", 2, MAX_EDGES),
                                     (layers, "layers", 1, MAX_NODES)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise OptionError(f"{label} must be an integer >= {low}, got {shorten(value)}")
+        check_int(value, label, min_value=low)
         if value > high:  # 10**8 nodes ended in a MemoryError after minutes
             raise OptionError(f"{label} must be at most {high:,} (a graph that large would not fit in memory, "
                               f"nor in a file hios-opt reads), got {value:,}")
-    if isinstance(ccr, bool) or not isinstance(ccr, (int, float)) or not ccr >= 0 or ccr == float("inf"):
+    if not is_number(ccr) or not ccr >= 0 or ccr == float("inf"):
         raise OptionError(f"ccr must be a finite number >= 0, got {ccr!r}")
     lat_lo, lat_hi = _check_range(latency_range, "latency_range", 0.0, None)
     if lat_lo <= 0:
@@ -259,7 +258,7 @@ def wide_layer(width: int = 6, latency_ms: float = 1.0, utilization: float = 0.5
     return OpGraph(ops, edges, name=f"wide{width}", meta=_named_meta("wide_layer"))
 
 
-NAMED = {
+NAMED: dict[str, Callable[..., OpGraph]] = {
     "chain": chain,
     "diamond": diamond,
     "fork-join": fork_join,

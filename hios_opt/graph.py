@@ -17,8 +17,9 @@ from functools import cached_property
 from heapq import heapify, heappop, heappush
 from typing import Any
 
+from ._bundled import resolve
 from ._io import check_finite_tree, check_header, finite, read_json, require, write_json_atomic
-from .checks import shorten
+from .checks import check_int, is_int, is_number, shorten
 from .errors import (
     CycleError,
     DuplicateOpError,
@@ -115,21 +116,21 @@ def _checked_op(op: Op, position: int) -> Op:
     util = finite(op.utilization, f"{where}: utilization", minimum=0.0, strict=True)
     if util > 1.0:
         raise InvalidCostError(f"{where}: utilization is {util:g}, it must be in (0, 1]")
-    out_bytes = op.output_bytes
+    out_bytes: object = op.output_bytes  # what the caller gave, checked below
     if isinstance(out_bytes, float) and out_bytes.is_integer():
         out_bytes = int(out_bytes)
-    if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or not 0 <= out_bytes <= _MAX_BYTES:
-        raise InvalidCostError(f"{where}: output_bytes must be an integer in [0, 2**63 - 1], got {out_bytes!r:.40}")
+    out_bytes = check_int(out_bytes, f"{where}: output_bytes", min_value=0, max_value=_MAX_BYTES,
+                          expected="an integer in [0, 2**63 - 1]", error=InvalidCostError)
     flops = op.flops
     if flops is not None:
-        if (isinstance(flops, bool) or not isinstance(flops, (int, float)) or flops < 0
+        if (not is_number(flops) or flops < 0
                 or (isinstance(flops, float) and not math.isfinite(flops))):
             raise InvalidCostError(f"{where}: flops must be a number >= 0, got {flops!r:.40}")
         flops = int(flops)
     shape = op.shape
     if shape is not None:
         if not isinstance(shape, (list, tuple)) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            is_int(d) and d >= 0 for d in shape
         ):
             raise GraphError(f"{where}: shape must be a list of integers >= 0, got {shape!r:.60}")
         shape = tuple(shape)
@@ -155,12 +156,12 @@ def _as_edge(item: Any, position: int) -> Edge:
     comm = edge.comm_ms
     if comm is not None:
         comm = finite(comm, f"{name}: comm_ms")
-    nbytes = edge.bytes
+    nbytes: object = edge.bytes  # what the caller gave, checked below
     if nbytes is not None:
         if isinstance(nbytes, float) and nbytes.is_integer():
             nbytes = int(nbytes)
-        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or not 0 <= nbytes <= _MAX_BYTES:
-            raise InvalidCostError(f"{name}: bytes must be an integer in [0, 2**63 - 1], got {nbytes!r:.40}")
+        nbytes = check_int(nbytes, f"{name}: bytes", min_value=0, max_value=_MAX_BYTES,
+                           expected="an integer in [0, 2**63 - 1]", error=InvalidCostError)
     if comm is edge.comm_ms and nbytes is edge.bytes:
         return edge
     return Edge(edge.src, edge.dst, comm, nbytes)
@@ -838,8 +839,6 @@ class OpGraph:
         relative to the bundled data folder, such as
         ``"models/inception_v3_299_h100.json"``, reads that bundled graph
         (:mod:`hios_opt.data`) unless a file of that name exists."""
-        from .data import resolve
-
         path = resolve(path)
         return cls.from_dict(read_json(path), str(path))
 
@@ -851,7 +850,7 @@ class OpGraph:
         """A ``networkx.DiGraph`` with op fields as node attributes."""
         import networkx as nx
 
-        g = nx.DiGraph(name=self.name, meta=dict(self.meta))
+        g: nx.DiGraph[str] = nx.DiGraph(name=self.name, meta=dict(self.meta))
         for op in self._ops:
             g.add_node(op.id, latency_ms=op.latency_ms, utilization=op.utilization, output_bytes=op.output_bytes,
                        kind=op.kind, flops=op.flops, shape=op.shape)

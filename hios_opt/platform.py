@@ -8,11 +8,11 @@ tensor costs on a platform is :func:`hios_opt.timing.edge_delays`'s job.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import check_int, is_finite_number
 from .errors import PlatformError
 
 __all__ = ["Platform", "Link", "MAX_GPUS", "MAX_STREAMS"]
@@ -24,19 +24,14 @@ MAX_STREAMS = 4096
 
 
 def _positive_int(value: Any, name: str, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PlatformError(f"{name} must be an integer >= 1, got {value!r:.40}")
+    check_int(value, name, expected="an integer >= 1", error=PlatformError)
     if not 1 <= value <= maximum:
         raise PlatformError(f"{name} must be in 1..{maximum}, got {value!r:.40}")
     return value
 
 
 def _finite(value: Any, name: str, *, positive: bool) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
-    except OverflowError:  # an integer beyond the float range
-        number = math.inf
-    if not math.isfinite(number):
+    if not is_finite_number(value):
         raise PlatformError(f"{name} must be a finite number, got {value!r:.40}")
     if value < 0 or (positive and value == 0):
         raise PlatformError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")

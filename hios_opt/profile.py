@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import hashlib
 import itertools
 import json
@@ -780,10 +781,10 @@ def measure_costs(
                 members = list(dict.fromkeys(op_id for a, b, _ in candidates for op_id in (a, b)))
                 for op_id in tqdm(members, desc=f"{traced.name}: pair members", disable=not progress, leave=False):
                     fn = runner(op_id)
-                    hot[op_id] = max(_median_time(lambda fn=fn: timer.solo(fn), warmup, repeat), 1e-6)
+                    hot[op_id] = max(_median_time(functools.partial(timer.solo, fn), warmup, repeat), 1e-6)
                 for a, b, _ in tqdm(candidates, desc=f"{traced.name}: pairs", disable=not progress, leave=False):
                     fa, fb = runner(a), runner(b)
-                    measured_hot = _median_time(lambda fa=fa, fb=fb: timer.pair(fa, fb), warmup, repeat)
+                    measured_hot = _median_time(functools.partial(timer.pair, fa, fb), warmup, repeat)
                     total = latency[a] + latency[b]
                     floor_hot, floor = max(hot[a], hot[b]), max(latency[a], latency[b])
                     measured = max(measured_hot, floor_hot) * total / (hot[a] + hot[b])

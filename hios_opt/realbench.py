@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hios_opt.checks import spelling
 from hios_opt.devices import check_device as check_device_of
 from hios_opt.errors import DeviceError, GraphError, OptionError
 
@@ -618,7 +619,7 @@ def _make_schedules(
 def _normalise_algorithms(algorithms: Sequence[str] | str) -> list[str]:
     if isinstance(algorithms, str):
         algorithms = algorithms.split(",")
-    names = [a.strip().lower().replace("_", "-") for a in algorithms if a.strip()]
+    names = [spelling(a) for a in algorithms if a.strip()]
     if not names:
         raise OptionError("no algorithm given")
     from hios_opt.heuristics import algorithms as known

@@ -158,8 +158,8 @@ def decide(forward_ms: float, scheduled_ms: float, sequential_ms: float | None, 
     """
     limit = forward_ms * (1.0 - margin)
     scheduled_ok = scheduled_ms <= limit
-    sequential_ok = sequential_ms is not None and sequential_ms <= limit
-    if sequential_ok and (not scheduled_ok or sequential_ms <= scheduled_ms * (1.0 - margin)):
+    if sequential_ms is not None and sequential_ms <= limit and (
+            not scheduled_ok or sequential_ms <= scheduled_ms * (1.0 - margin)):
         return "sequential", (f"the sequential plan ({sequential_ms:.4g} ms) beats the schedule's plan "
                               f"({scheduled_ms:.4g} ms) and the plain forward ({forward_ms:.4g} ms)")
     if scheduled_ok:

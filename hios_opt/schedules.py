@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._io import check_finite_tree, check_header, read_json, require, write_json_atomic
+from .checks import is_finite_number
 from .errors import FormatError, ScheduleError
 from .platform import MAX_GPUS, MAX_STREAMS
 
@@ -16,15 +16,6 @@ __all__ = ["Stage", "Schedule", "SCHEDULE_FORMAT", "SCHEDULE_VERSION"]
 
 SCHEDULE_FORMAT = "hios-opt/schedule"
 SCHEDULE_VERSION = 1
-
-
-def _finite_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond the float range
-        return False
 
 
 @dataclass(frozen=True)
@@ -43,6 +34,17 @@ class Stage:
 
 
 _EXACT_FIELDS = ("status", "lower_bound_ms", "gap")
+
+
+def known_makespan(schedule: Schedule) -> float:
+    """``schedule.makespan_ms`` where it is known to be filled: every
+    scheduler and solver evaluates the schedule it returns.
+
+    >>> known_makespan(Schedule([Stage(0, ("a",))], makespan_ms=1.5))
+    1.5
+    """
+    assert schedule.makespan_ms is not None, "an unevaluated schedule"
+    return schedule.makespan_ms
 
 
 @dataclass
@@ -190,7 +192,7 @@ class Schedule:
             stages.append(Stage(gpu, tuple(ops)))
         for key in ("makespan_ms", "lower_bound_ms", "gap"):
             value = data.get(key)
-            if value is not None and not _finite_number(value):
+            if value is not None and not is_finite_number(value):
                 raise FormatError(f"{source}: field {key!r} must be a finite number or null, got {value!r:.40}")
         makespan = data.get("makespan_ms")
         for key in ("algorithm", "graph"):

@@ -441,8 +441,8 @@ class TracedGraph:
             for op in self.ops:
                 self.run_op(op.id, env)
             return env
-        for op, dead in self._last_uses():
-            self.run_op(op, env)
+        for op_id, dead in self._last_uses():
+            self.run_op(op_id, env)
             for value in dead:  # free as the forward pass would
                 del env[value]
         return self.collect_outputs(env)
@@ -736,9 +736,15 @@ def _user_frame(exc: BaseException) -> str:
     return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line or ''}".strip()
 
 
+def _module_of(node: fx.Node, modules: Mapping[str, nn.Module]) -> nn.Module:
+    """The module a ``call_module`` node calls (its target is the module's name)."""
+    assert isinstance(node.target, str)
+    return modules[node.target]
+
+
 def _target_name(node: fx.Node, modules: Mapping[str, nn.Module]) -> str:
     if node.op == "call_module":
-        return type(modules[node.target]).__name__
+        return type(_module_of(node, modules)).__name__
     if node.op == "call_method":
         name = str(node.target)
     else:
@@ -750,7 +756,7 @@ def _target_name(node: fx.Node, modules: Mapping[str, nn.Module]) -> str:
 
 def _is_glue(node: fx.Node, modules: Mapping[str, nn.Module], granularity: str) -> bool:
     if node.op == "call_module":
-        return granularity == "block" and isinstance(modules[node.target], _GLUE_MODULES)
+        return granularity == "block" and isinstance(_module_of(node, modules), _GLUE_MODULES)
     name = _target_name(node, modules)
     return name in _VIEW_GLUE or name in _ELEMENTWISE_GLUE
 
@@ -758,19 +764,19 @@ def _is_glue(node: fx.Node, modules: Mapping[str, nn.Module], granularity: str) 
 def _is_batch_norm(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
     """A BatchNorm module, or ``F.batch_norm`` (as in graphs captured by dynamo)."""
     if node.op == "call_module":
-        return isinstance(modules[node.target], _BN_MODULES)
+        return isinstance(_module_of(node, modules), _BN_MODULES)
     return node.op == "call_function" and _target_name(node, modules) == "batch_norm"
 
 
 def _is_convolution(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
     if node.op == "call_module":
-        return isinstance(modules[node.target], _CONV_MODULES + _CONV_T_MODULES)
+        return isinstance(_module_of(node, modules), _CONV_MODULES + _CONV_T_MODULES)
     return node.op == "call_function" and _target_name(node, modules) in _CONV_FUNCTIONS
 
 
 def _mutates_input(node: fx.Node, modules: Mapping[str, nn.Module]) -> bool:
     if node.op == "call_module":
-        return bool(getattr(modules[node.target], "inplace", False))
+        return bool(getattr(_module_of(node, modules), "inplace", False))
     if node.op not in ("call_method", "call_function"):
         return False
     raw = str(node.target) if node.op == "call_method" else getattr(node.target, "__name__", "")
@@ -798,7 +804,7 @@ def _bytes(meta: Any) -> int:
 def _node_flops(node: fx.Node, modules: Mapping[str, nn.Module]) -> int:
     out = _numel(node.meta.get("tensor_meta"))
     if node.op == "call_module":
-        mod = modules[node.target]
+        mod = _module_of(node, modules)
         if isinstance(mod, _CONV_MODULES):
             kernel = math.prod(mod.kernel_size)
             return 2 * out * (mod.in_channels // mod.groups) * kernel
@@ -883,8 +889,10 @@ def _build(
     if output_node is None:  # pragma: no cover - fx always emits one
         raise TraceError(f"traced graph of {name!r} has no output node")
 
+    # torch types map_aggregate's function as returning an fx Argument; it
+    # rebuilds the containers with whatever the function returns (ValueRefs here).
     output_spec = map_aggregate(
-        output_node.args[0], lambda a: ValueRef(a.name) if isinstance(a, fx.Node) else a
+        output_node.args[0], lambda a: ValueRef(a.name) if isinstance(a, fx.Node) else a  # type: ignore[arg-type,return-value]
     )
     output_reads = {a.name for a in output_node.all_input_nodes}
 
@@ -941,11 +949,11 @@ def _build(
     for op in ops:
         by_src: dict[str, list[str]] = {}
         for value in op.inputs:
-            src = owner.get(value)
-            if src is not None:
-                by_src.setdefault(src, []).append(value)
-        for src, values in by_src.items():
-            edges.append(TracedEdge(src, op.id, tuple(values), sum(value_bytes[v] for v in values)))
+            producer = owner.get(value)
+            if producer is not None:
+                by_src.setdefault(producer, []).append(value)
+        for producer, values in by_src.items():
+            edges.append(TracedEdge(producer, op.id, tuple(values), sum(value_bytes[v] for v in values)))
 
     if not ops:
         raise TraceError(f"model {name!r} has no operator (its output is its input)")

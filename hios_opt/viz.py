@@ -24,13 +24,17 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .costs import StageModel
 from .errors import OptionError
 from .evaluate import Timeline, evaluate
 from .graph import OpGraph
 from .platform import Platform
+from .schedules import Schedule
+
+if TYPE_CHECKING:  # the exact solvers are not loaded to draw a chart
+    from .exact import SolveResult
 
 __all__ = ["gantt", "gantt_grid", "gantt_html", "GanttHTML", "draw_graph", "save_figure", "figure_bytes",
            "gantt_bytes", "check_figure_path", "op_family", "FIGURE_FORMATS", "GANTT_FORMATS",
@@ -199,7 +203,7 @@ def _colors(timeline: Timeline, color_by: str) -> tuple[dict[str, Any], list[tup
 
 
 def gantt(
-    timeline: Any,
+    timeline: Timeline | Schedule | SolveResult,
     ax: Any = None,
     *,
     graph: OpGraph | None = None,
@@ -408,7 +412,7 @@ def _css_color(color: Any) -> str:
 
 
 def gantt_html(
-    timeline: Any,
+    timeline: Timeline | Schedule | SolveResult,
     *,
     graph: OpGraph | None = None,
     platform: Platform | None = None,
@@ -543,10 +547,11 @@ def draw_graph(graph: OpGraph, ax: Any = None, *, timeline: Timeline | None = No
     for layer, nodes in enumerate(nx.topological_generations(g)):
         for node in nodes:
             g.nodes[node]["layer"] = layer
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
-    pos = {k: (x, -y) for k, (x, y) in pos.items()}
+    layout = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
+    pos = {k: (x, -y) for k, (x, y) in layout.items()}
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 6))
+    colors: list[Any] | str
     if timeline is not None:
         cmap = plt.get_cmap("tab10")
         colors = [cmap(timeline.op_gpu[node] % 10) for node in g.nodes]

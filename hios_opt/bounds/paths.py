@@ -10,7 +10,7 @@ end), and :func:`path_bound` is ``max(head + d + tail)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from ..costs import StageModel, default_model
 from ..graph import OpGraph
@@ -84,7 +84,7 @@ def heads(graph: OpGraph, platform: Platform, cost_model: StageModel | None = No
     delays = edge_delays(graph, platform)
     one_gpu = platform.gpus == 1
     head = [0.0] * graph.n_ops
-    order: Sequence[int] = reversed(graph.topo) if reverse else graph.topo
+    order: Iterable[int] = reversed(graph.topo) if reverse else graph.topo
     inputs = graph.out_edges if reverse else graph.in_edges
     other = graph.edge_dst if reverse else graph.edge_src
     for v in order:

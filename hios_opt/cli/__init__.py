@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     that could not be delivered (a solve without any schedule for ``-o``), 2
     bad input or a failure (one ``error:`` line), 130 Ctrl-C."""
     stdout = sys.stdout
-    sys.stdout = _PrintableStream(stdout)  # type: ignore[assignment]
+    sys.stdout = _PrintableStream(stdout)
     debug = False
     try:
         parser = build_parser()

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_models(args: argparse.Namespace) -> int:
     import hios_opt.models as zoo
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in zoo.names():
         info = zoo.info(name)
         rows.append({

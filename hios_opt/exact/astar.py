@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections.abc import Sequence
 from itertools import count
 from typing import Any
 
@@ -23,6 +24,7 @@ import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..costs import StageModel
 from ..errors import OptionError
 from ..evaluate import evaluate
 from ..graph import OpGraph
@@ -92,7 +94,7 @@ class _Search:
         self.stop_requested = False
         self.incumbent: Incumbent | None = None  # the solve's shared best (solve_astar sets it)
         self.platform = platform
-        self.cost_model: Any = None
+        self.cost_model: StageModel | None = None
         self.last_exact = True  # whether the last bound() was complete (see its quick argument)
         self.cand_ops = cands.ops
         self.cand_lat = cands.latency_ms
@@ -143,8 +145,8 @@ class _Search:
                             + max(self.tail[a] - self.dmin[a], self.tail[b] - self.dmin[b]))
                     self.pairs.append((a, b, saving, need))
         self.full = (1 << n) - 1
-        delays = [d for row in self.out for _, delay in row for line in delay for d in line]
-        self.integral = all(float(x).is_integer() for x in (*lat, *delays))
+        out_delays = [d for row in self.out for _, delay in row for line in delay for d in line]
+        self.integral = all(float(x).is_integer() for x in (*lat, *out_delays))
         self.best = best
         self.best_state: Any = None
         self._busy: dict[int, float] = {}
@@ -200,7 +202,7 @@ class _Search:
         value = self._busy.get(rem)
         if value is None:
             if self.pairs_only:
-                g = nx.Graph()
+                g: nx.Graph[int] = nx.Graph()
                 limit = self.best * (1 + _CUT_TOLERANCE)
                 g.add_weighted_edges_from((a, b, s) for a, b, s, need in self.pairs
                                           if rem >> a & 1 and rem >> b & 1 and need <= limit)
@@ -311,7 +313,7 @@ class _Search:
         for v in _bits(rem):
             if self.pred_mask[v] & ideal == self.pred_mask[v]:
                 avail |= 1 << v
-        gpus = range(K)
+        gpus: Sequence[int] = range(K)
         if self.interchangeable:
             used = [False] * K
             for g in gpu:
@@ -456,11 +458,11 @@ class _Search:
     def begin(self) -> None:
         """Queue the root state (the first :meth:`advance` dives from it)."""
         K = self.K
-        root = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
+        root: tuple = (0, 0.0, (0.0,) * K, 0.0, (0.0,) * self.n, (-1,) * self.n, (True,) * K, {}, None, None)
         self.tie = count()
         self.heap = [(self.bound(0, 0.0, root[2], 0.0, {}, root[6]), next(self.tie), root, True)]
         self.store: dict[int, _Front] = {}
-        self.root = root
+        self.root: tuple | None = root
 
     def lower_bound(self) -> float:
         """The least bound among the states not expanded yet (the best

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from itertools import combinations
 
+from ..checks import check_int
 from ..costs import StageModel, default_model
-from ..errors import OptionError, ProblemTooLargeError
+from ..errors import ProblemTooLargeError
 from ..evaluate import evaluate
 from ..graph import OpGraph
 from ..platform import Platform
@@ -85,8 +86,7 @@ def brute_force(
     6.5
     """
     n = graph.n_ops
-    if isinstance(max_ops, bool) or not isinstance(max_ops, int) or max_ops < 1:
-        raise OptionError(f"max_ops must be an integer >= 1, got {max_ops!r}")
+    check_int(max_ops, "max_ops", min_value=1, limit=None)
     if n > max_ops:
         raise ProblemTooLargeError(f"brute force is for tiny graphs: {graph.name!r} has {n} ops (limit {max_ops})")
     model = default_model(cost_model)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from itertools import combinations
 
-from ..checks import shorten
+from ..checks import check_int, shorten
 from ..costs import StageModel, default_model
 from ..errors import OptionError, ProblemTooLargeError
 from ..graph import OpGraph
@@ -146,8 +146,7 @@ def _level_pairs(graph: OpGraph) -> int:
 
 
 def _check_streams(streams: int) -> None:
-    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
-        raise OptionError(f"streams must be an integer >= 1, got {streams!r}")
+    check_int(streams, "streams", min_value=1, limit=None)
 
 
 def _antichains(graph: OpGraph, streams: int) -> list[tuple[int, ...]]:
@@ -274,8 +273,7 @@ def stage_candidates(
     5
     """
     _check_streams(streams)
-    if isinstance(max_candidates, bool) or not isinstance(max_candidates, int) or max_candidates < 1:
-        raise OptionError(f"max_candidates must be an integer >= 1, got {max_candidates!r}")
+    check_int(max_candidates, "max_candidates", min_value=1, limit=None)
     n = graph.n_ops
     streams = min(streams, n)
     count = count_candidates(graph, streams, limit=max_candidates)

@@ -110,7 +110,7 @@ class _Child:
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     try:
-        if os.name == "posix":
+        if sys.platform != "win32":
             os.killpg(process.pid, signum)
         elif signum == signal.SIGINT:  # pragma: no cover - Windows
             process.send_signal(signal.CTRL_BREAK_EVENT)

@@ -420,7 +420,11 @@ def solve_cpsat(request: SolveRequest, cands: Candidates, *, workers: int | None
                              else 0.2)
     solver = cp_model.CpSolver()
     incumbent.add_stopper(solver.stop_search)
-    solver.best_bound_callback = lambda bound: incumbent.raise_bound(math.ceil(bound - 1e-9) * unit)
+
+    def on_bound(bound: float) -> None:
+        incumbent.raise_bound(math.ceil(bound - 1e-9) * unit)
+
+    solver.best_bound_callback = on_bound
     params = solver.parameters
     remaining = request.remaining()
     reserve = min(0.25 * remaining, FINISH_SECONDS_PER_OP * (graph.n_ops + graph.n_edges)

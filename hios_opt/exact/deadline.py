@@ -16,6 +16,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from ..checks import is_int, is_number
 from ..costs import StageModel
 from ..errors import GpuIndexError, OptionError
 from ..evaluate import evaluate
@@ -91,15 +92,14 @@ def deadline_check(
     'infeasible'
     """
     started = time.monotonic()
-    if isinstance(deadline_ms, bool) or not isinstance(deadline_ms, (int, float)) or not deadline_ms > 0 \
-            or not math.isfinite(deadline_ms):
+    if not is_number(deadline_ms) or not deadline_ms > 0 or not math.isfinite(deadline_ms):
         raise OptionError(f"deadline_ms must be a finite number of milliseconds > 0, got {deadline_ms!r}")
     check_options(time_limit, workers, 0, None)
     limit = time_limit if time_limit is not None else math.inf
     placement = dict(placement or {})
     for op, k in placement.items():
         graph.index(op)  # UnknownOpError names an op that is not in the graph
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < platform.gpus:
+        if not is_int(k) or not 0 <= k < platform.gpus:
             raise GpuIndexError(f"placement of op {op!r}: GPU {k!r} is not in 0..{platform.gpus - 1}")
     cands = cpsat_candidates(graph, platform, cost_model)
     data = grid_data(graph, platform, cands, auto_resolution(graph, platform, cost_model))

@@ -121,11 +121,11 @@ class GridData:
 
     def delay(self, e: int, a: int, b: int) -> int:
         """Edge ``e``'s delay from GPU ``a`` to ``b``, in ticks (0 on one GPU)."""
-        return self.delays.between(e, a, b)
+        return int(self.delays.between(e, a, b))  # ticks: EdgeDelays holds ints here, 0.0 on one GPU
 
     def min_delay(self, e: int) -> int:
         """Edge ``e``'s least delay between two distinct GPUs, in ticks."""
-        return self.delays.lowest(e)
+        return int(self.delays.lowest(e))
 
     def no_delays(self) -> bool:
         """Whether every delay is 0 on the grid."""
@@ -188,11 +188,11 @@ def grid_data(graph: OpGraph, platform: Platform, cands: Candidates, r: float) -
     ticked = delays.mapped(tick)
     values.extend(delays.values())
     exact = all(abs(x / r - round(x / r)) <= 1e-9 * max(1.0, x / r) for x in values if not x / r > beyond)
-    g = max(1, math.gcd(*(d for d in dur_or_none if d is not None), *(d for d in ticked.values() if d is not None)))
+    g = max(1, math.gcd(*(d for d in dur_or_none if d is not None), *(int(d) for d in ticked.values() if d is not None)))
     past = seq_ticks // g + 1  # one tick past the horizon, in the coarse grid
 
-    def coarse(d: int | None) -> int:
-        return past if d is None else d // g
+    def coarse(d: float | None) -> int:  # a tick count (int), or 0.0 for one GPU
+        return past if d is None else int(d // g)
 
     dur = [coarse(d) for d in dur_or_none]
     dmin = [min(dur[c] for c in cands.by_op[v]) for v in range(n)]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import check_int, check_number
-from ..costs import default_model
+from ..costs import StageModel, default_model
 from ..errors import DeadlockError
 from ..evaluate import evaluate
 from ..graph import OpGraph
@@ -110,7 +110,7 @@ class _Timed:
 class _Search:
     """The moves and their evaluation for one problem."""
 
-    def __init__(self, graph: OpGraph, platform: Platform, cost_model: Any, rng: random.Random) -> None:
+    def __init__(self, graph: OpGraph, platform: Platform, cost_model: StageModel | None, rng: random.Random) -> None:
         self.graph, self.platform, self.cost_model = graph, platform, cost_model
         self.model = default_model(cost_model)
         self.delays = edge_delays(graph, platform)

@@ -335,7 +335,7 @@ def solve_milp(request: SolveRequest, cands: Candidates, backend: str) -> SolveR
 
     # -- precedence with cross-GPU delays
     delays = edge_delays(graph, platform)
-    comm = [min(d / unit, cap) for d in delays.cross] if uniform else None
+    comm = [min(d / unit, cap) for d in delays.cross] if uniform else []  # per edge, uniform delays only
     same: dict[int, Any] = {}
     for e in range(graph.n_edges):
         u, v = graph.edge_src[e], graph.edge_dst[e]

@@ -238,10 +238,8 @@ def repair_window(
 
     for e in range(graph.n_edges):
         u, v = graph.edge_src[e], graph.edge_dst[e]
-        su = stage_of.get(u)
-        sv = stage_of.get(v)
-        ku = "band" if u in free else kind[su]
-        kv = "band" if v in free else kind[sv]
+        ku = "band" if u in free else kind[stage_of[u]]
+        kv = "band" if v in free else kind[stage_of[v]]
         if ku == "band" and kv == "band":
             su_t, su_e, gu = place(u)
             sv_t, _, gv = place(v)
@@ -252,10 +250,12 @@ def repair_window(
                     if d > 0:
                         add_after(sv_t, su_e, d, [gu[a], gv[b]])
         elif ku == "prefix" and kv == "band":
+            su = stage_of[u]
             sv_t, _, gv = place(v)
             for b in range(n_gpus):
                 add_after(sv_t, fixed_end[su], ticks(delays.between(e, flat[su][0], b)), [gv[b]])
         elif ku == "band" and kv == "suffix":
+            sv = stage_of[v]
             _, su_e, gu = place(u)
             for a in range(n_gpus):
                 add_after(cmax, su_e, ticks(delays.between(e, a, flat[sv][0])) + tail[sv], [gu[a]])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import time
 from typing import Any, Protocol
 
@@ -29,6 +30,10 @@ from hios_opt.executor.plan import Plan, PlannedOp, RemoteInput
 from hios_opt.trace import iter_tensors, map_tensors
 
 __all__ = ["StreamApi", "CudaStreams", "SyncStreams", "StreamEngine", "CudaExecutor", "cuda_devices"]
+
+
+def _to_device(device: Any, t: torch.Tensor) -> torch.Tensor:
+    return t.to(device, non_blocking=True)
 
 
 class StreamApi(Protocol):
@@ -290,7 +295,7 @@ class StreamEngine:
                 api.follow_current(stream)
             with api.use(stream):
                 for name, value in named.items():
-                    env[(gpu, name)] = map_tensors(value, lambda t, d=device: t.to(d, non_blocking=True))
+                    env[(gpu, name)] = map_tensors(value, functools.partial(_to_device, device))
                     alloc[(gpu, name)] = owner[(gpu, name)] = stream
                 event = api.event()
                 event.record(stream)

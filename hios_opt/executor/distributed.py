@@ -220,7 +220,7 @@ def run_rank(
     if rank != 0:
         return None
     assert gathered is not None
-    merged = [dict() for _ in times]
+    merged: list[dict[str, tuple[float, float]]] = [{} for _ in times]
     for per_rank in gathered:
         for k, run_times in enumerate(per_rank or []):
             merged[k].update(run_times)
@@ -580,7 +580,7 @@ def _load_factory(spec: str, input_size: int | None, batch_size: int) -> tuple[n
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ExecutorError(f"--model must be 'zoo:NAME' or 'package.module:factory', got {spec!r}")
-    factory = functools.reduce(getattr, attr.split("."), importlib.import_module(module_name))
+    factory: Any = functools.reduce(getattr, attr.split("."), importlib.import_module(module_name))
     model = factory()
     size = input_size or 32
     return model.eval(), torch.randn(batch_size, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -105,13 +105,13 @@ def run(
             "device": "cpu", "workers": len(plan.workers()), "intra_op_threads": executor.intra_op_threads
         }
     else:
-        executor = CudaExecutor(plan, **options)
+        engine = CudaExecutor(plan, **options)
         records = []
         for _ in range(warmup + repeat):
             if time.perf_counter() > deadline:
                 raise ExecutorError(f"run() exceeded timeout_s={timeout_s:g}")
-            records.append(executor(*args))
-        meta = {"devices": {g: str(d) for g, d in executor.devices.items()}, "cuda_graph": executor.cuda_graph}
+            records.append(engine(*args))
+        meta = {"devices": {g: str(d) for g, d in engine.devices.items()}, "cuda_graph": engine.cuda_graph}
     timed = records[warmup:]
     latencies = [r.latency_ms for r in timed]
     median_run = timed[int(np.argsort(latencies)[len(latencies) // 2])]

@@ -21,6 +21,7 @@ from hios_opt.errors import CoverageError, ExecutorError, ScheduleError
 from hios_opt.evaluate import evaluate
 from hios_opt.graph import OpGraph
 from hios_opt.platform import Platform
+from hios_opt.schedules import Schedule
 from hios_opt.timing import stage_order
 from hios_opt.trace import TracedGraph
 
@@ -178,7 +179,7 @@ class Plan:
     """
 
     traced: TracedGraph
-    schedule: Any
+    schedule: Schedule
     steps: tuple[PlannedOp, ...]
     stages: tuple[PlanStage, ...]
     gpus: tuple[int, ...]
@@ -229,7 +230,7 @@ class Plan:
 
 def compile(
     traced: TracedGraph,
-    schedule: Any,
+    schedule: Schedule,
     device_map: Mapping[int, str | int | torch.device] | None = None,
     *,
     barrier: bool = True,
@@ -351,7 +352,7 @@ def _some(items: list[str], limit: int = 6) -> str:
     return shown + (f" ... (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _plan_stages(schedule: Any) -> tuple[PlanStage, ...]:
+def _plan_stages(schedule: Schedule) -> tuple[PlanStage, ...]:
     count: dict[int, int] = {}
     out = []
     for index, stage in enumerate(schedule.stages):
@@ -361,7 +362,7 @@ def _plan_stages(schedule: Any) -> tuple[PlanStage, ...]:
     return tuple(out)
 
 
-def _stage_order(graph: OpGraph, schedule: Any) -> list[int]:
+def _stage_order(graph: OpGraph, schedule: Schedule) -> list[int]:
     """Topological order of the stage graph (the timing kernel's
     :func:`~hios_opt.timing.stage_order`), ties broken by schedule position."""
     index = graph.id_index
@@ -371,7 +372,7 @@ def _stage_order(graph: OpGraph, schedule: Any) -> list[int]:
 
 def _plan_ops(
     traced: TracedGraph,
-    schedule: Any,
+    schedule: Schedule,
     stages: tuple[PlanStage, ...],
     order: list[int],
     barrier: bool,
@@ -408,11 +409,11 @@ def _plan_ops(
 
     steps = []
     for position, op_id in enumerate(sequence):
-        op = traced.op(op_id)
+        traced_op = traced.op(op_id)
         gpu, stream = gpu_of[op_id], stream_of[op_id]
         waits: list[str] = []
         remote: list[RemoteInput] = []
-        for value in op.inputs:
+        for value in traced_op.inputs:
             producer = traced.producer(value)
             if producer is None:
                 continue
@@ -431,8 +432,8 @@ def _plan_ops(
                 gpu=gpu,
                 stream=stream,
                 stage=stage_of[op_id],
-                inputs=op.inputs,
-                outputs=op.outputs,
+                inputs=traced_op.inputs,
+                outputs=traced_op.outputs,
                 wait_local=tuple(waits),
                 remote=tuple(remote),
                 free=tuple(sorted(frees_at.get(position, ()))),

@@ -17,17 +17,14 @@ docs/heuristics.md) map ops one at a time, then go through the same pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..checks import canonical_name
 from ..costs import StageModel
-from ..errors import OptionError
 from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
 from .baselines import heft, sequential
-from .best import BEST, best_of
+from .best import best_of
 from .cpop import cpop
 from .dls import dls
 from .duplex import duplex
@@ -40,56 +37,12 @@ from .intra import intra_gpu
 from .ios import ios
 from .mcp import mcp
 from .minmin import max_min, min_min
+from .registry import BEST, BEST_OPTIONS, algorithm_options, algorithms, canonical, check_options, run
 from .sufferage import sufferage
 
 __all__ = ["schedule", "algorithms", "algorithm_options", "hios_lp", "hios_mr", "ios", "heft", "sequential",
            "intra_gpu", "cpop", "etf", "dls", "mcp", "fcp", "flb", "min_min", "max_min", "duplex", "sufferage",
            "best_of", "BEST"]
-
-_MAPPING_OPTIONS = frozenset({"window", "intra"})
-
-# name -> (function, options it accepts besides cost_model)
-_REGISTRY: dict[str, tuple[Callable[..., Schedule], frozenset[str]]] = {
-    "sequential": (sequential, frozenset()),
-    "ios": (ios, frozenset({"max_group_size", "max_part_size", "prune"})),
-    "heft": (heft, frozenset()),
-    "cpop": (cpop, _MAPPING_OPTIONS),
-    "etf": (etf, _MAPPING_OPTIONS),
-    "dls": (dls, _MAPPING_OPTIONS),
-    "mcp": (mcp, _MAPPING_OPTIONS),
-    "fcp": (fcp, _MAPPING_OPTIONS),
-    "flb": (flb, _MAPPING_OPTIONS),
-    "minmin": (min_min, _MAPPING_OPTIONS),
-    "maxmin": (max_min, _MAPPING_OPTIONS),
-    "duplex": (duplex, _MAPPING_OPTIONS),
-    "sufferage": (sufferage, _MAPPING_OPTIONS),
-    "hios-mr": (hios_mr, _MAPPING_OPTIONS),
-    "hios-lp": (hios_lp, _MAPPING_OPTIONS),
-}
-
-
-#: Options of ``"best"`` (:func:`best_of`) besides cost_model.
-_BEST_OPTIONS = frozenset({"time_limit", "algorithms", "window", "intra"})
-
-
-def algorithms() -> list[str]:
-    """The heuristics, baselines first. :func:`schedule` also accepts
-    ``"best"``, which runs them and keeps the shortest schedule."""
-    return list(_REGISTRY)
-
-
-def algorithm_options(algorithm: str) -> list[str]:
-    """The options (besides ``cost_model``) that ``algorithm`` accepts.
-
-    >>> algorithm_options("hios-lp")
-    ['intra', 'window']
-    """
-    name = _canonical(algorithm)
-    return sorted(_BEST_OPTIONS if name == BEST else _REGISTRY[name][1])
-
-
-def _canonical(algorithm: Any) -> str:
-    return canonical_name(algorithm, [*_REGISTRY, BEST])
 
 
 def schedule(
@@ -141,10 +94,8 @@ def schedule(
     ...
     hios_opt.errors.OptionError: hios-lp does not take option 'depth'; it takes: intra, window
     """
-    name = _canonical(algorithm)
-    function, accepted = (best_of, _BEST_OPTIONS) if name == BEST else _REGISTRY[name]
-    for key in options:
-        if key not in accepted:
-            takes = ", ".join(sorted(accepted)) if accepted else "no options"
-            raise OptionError(f"{name} does not take option {key!r}; it takes: {takes}")
-    return function(graph, platform, cost_model=cost_model, **options)
+    name = canonical(algorithm)
+    if name == BEST:
+        check_options(name, BEST_OPTIONS, options)
+        return best_of(graph, platform, cost_model=cost_model, **options)
+    return run(graph, platform, name, cost_model=cost_model, **options)

@@ -24,11 +24,10 @@ from ..graph import OpGraph
 from ..platform import Platform
 from ..schedules import Schedule
 from .common import check_problem, resolve_window
+from .registry import BEST, algorithm_options, canonical, run
+from .registry import algorithms as registered
 
 __all__ = ["best_of", "BEST", "estimated_seconds", "SECONDS_PER_WORK", "BASE_SECONDS"]
-
-#: The registry name of :func:`best_of`.
-BEST = "best"
 
 #: Heuristics that ``best`` never runs: their schedule is one that others give.
 LEFT_OUT = frozenset({"duplex"})
@@ -133,9 +132,6 @@ def best_of(
     >>> s.algorithm, s.makespan_ms, s.meta["winner"], s.meta["makespans_ms"]
     ('best', 5.0, 'heft', {'sequential': 7.0, 'heft': 5.0, 'minmin': 5.5})
     """
-    from . import _canonical, algorithm_options, schedule
-    from . import algorithms as registered
-
     check_problem(graph, platform, cost_model)
     check_number(time_limit, "time_limit", min_value=0, include_min=False, none_ok=True,
                  expected="a number of seconds > 0")
@@ -148,7 +144,7 @@ def best_of(
             algorithms = [algorithms]
         names = []
         for given in algorithms:
-            name = _canonical(given)
+            name = canonical(given)
             if name == BEST:
                 raise OptionError("algorithms of 'best' cannot include 'best' itself")
             if name not in names:
@@ -171,7 +167,7 @@ def best_of(
         if "window" in algorithm_options(name):
             options = {"window": window, "intra": intra}
         t0 = time.perf_counter()
-        results[name] = schedule(graph, platform, name, cost_model=cost_model, **options)
+        results[name] = run(graph, platform, name, cost_model=cost_model, **options)
         times[name] = time.perf_counter() - t0
     winner = min(results, key=lambda n: (results[n].makespan_ms, rank[n]))
     chosen = results[winner]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..checks import check_bool, check_int
 from ..costs import StageModel
 from ..errors import OptionError, ScheduleError
 from ..evaluate import evaluate
@@ -140,8 +141,7 @@ def resolve_window(window: Any, platform: Platform) -> int:
     """
     if window is None:
         return min(2, platform.streams)
-    if isinstance(window, bool) or not isinstance(window, int):
-        raise OptionError(f"window must be an integer, got {window!r:.40}")
+    check_int(window, "window", expected="an integer")
     if window < 1:
         raise OptionError(f"window must be >= 1, got {window}")
     if window > platform.streams:
@@ -154,9 +154,7 @@ def resolve_window(window: Any, platform: Platform) -> int:
 
 def check_flag(value: Any, name: str) -> bool:
     """A boolean option, or :class:`OptionError` naming it."""
-    if not isinstance(value, bool):
-        raise OptionError(f"{name} must be True or False, got {value!r:.40}")
-    return value
+    return check_bool(value, name)
 
 
 def finish_schedule(

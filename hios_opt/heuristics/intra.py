@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..checks import is_int
 from ..costs import StageModel
 from ..errors import CoverageError, GpuIndexError, ScheduleError
 from ..evaluate import evaluate
@@ -112,7 +113,7 @@ def _per_gpu_from(graph: OpGraph, platform: Platform, schedule_or_mapping: Any,
     gpu_of = [-1] * graph.n_ops
     for op_id, gpu in schedule_or_mapping.items():
         v = graph.index(op_id)
-        if isinstance(gpu, bool) or not isinstance(gpu, int) or not 0 <= gpu < platform.gpus:
+        if not is_int(gpu) or not 0 <= gpu < platform.gpus:
             raise GpuIndexError(f"op {op_id!r} is mapped to GPU {gpu!r}, but the platform has GPUs "
                                 f"0..{platform.gpus - 1}")
         gpu_of[v] = gpu

@@ -16,6 +16,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
+from ..checks import check_int
 from ..costs import StageModel, default_model
 from ..errors import OptionError
 from ..graph import OpGraph
@@ -30,8 +31,7 @@ MAX_PART_SIZE_LIMIT = 24
 
 
 def _check_int(value: Any, name: str, low: int, high: int | None = None, reason: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(f"{name} must be an integer, got {value!r:.40}")
+    check_int(value, name, expected="an integer")
     if value < low:
         raise OptionError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hios_opt.checks import check_int
 from hios_opt.errors import ModelError
 
 __all__ = [
@@ -60,10 +61,7 @@ def check_batch_size(model: str, batch_size: object) -> int:
     >>> check_batch_size("squeezenet", 2)
     2
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise ModelError(
-            f"{model}: batch_size must be an integer >= 1, got {batch_size!r}"
-        )
+    batch_size = check_int(batch_size, f"{model}: batch_size", expected="an integer >= 1", error=ModelError, limit=None)
     if batch_size < 1:
         raise ModelError(f"{model}: batch_size must be >= 1, got {batch_size}")
     if batch_size > MAX_BATCH_SIZE:
@@ -99,11 +97,8 @@ def check_input_size(model: str, input_size: object, min_input_size: int) -> int
     >>> check_input_size("inception_v3", 299, 75)
     299
     """
-    if isinstance(input_size, bool) or not isinstance(input_size, int):
-        raise ModelError(
-            f"{model}: input_size must be an integer number of pixels, "
-            f"got {input_size!r}"
-        )
+    input_size = check_int(input_size, f"{model}: input_size", expected="an integer number of pixels",
+                           error=ModelError, limit=None)
     if input_size < min_input_size:
         raise ModelError(
             f"{model}: input_size {input_size} is too small for the model's "
@@ -123,11 +118,7 @@ def check_positive_int(model: str, option: str, value: object, minimum: int = 1,
     >>> check_positive_int("randwire", "nodes", 32)
     32
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ModelError(
-            f"{model}: option {option!r} must be an integer >= {minimum}, "
-            f"got {value!r:.40}"
-        )
+    value = check_int(value, f"{model}: option {option!r}", min_value=minimum, error=ModelError)
     if value > maximum:
         raise ModelError(f"{model}: option {option!r} must be at most {maximum:,}, got {value:,}")
     return value

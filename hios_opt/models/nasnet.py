@@ -173,7 +173,7 @@ class ReductionCell(nn.Module):
         stem_0 = prev_channels is None
         self.stem_0 = stem_0
         self.prep = ReLUConvBN(in_channels, c)
-        if stem_0:
+        if prev_channels is None:  # stem_0
             # the right-hand ops read the raw stem output and widen it themselves
             right_channels = in_channels
         else:

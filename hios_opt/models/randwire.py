@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hios_opt.checks import check_int, check_number
 from hios_opt.errors import ModelError
 from hios_opt.models.blocks import (
     SeparableConv2d,
@@ -280,10 +281,9 @@ class RandWire(ZooModel):
         check_positive_int(name, "channels", channels, minimum=2, maximum=4096)
         check_positive_int(name, "nodes", nodes, minimum=2, maximum=1024)
         check_positive_int(name, "k", k, minimum=2)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ModelError(f"{name}: option 'seed' must be an integer >= 0, got {seed!r}")
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ModelError(f"{name}: option 'p' must be a number in [0, 1], got {p!r}")
+        check_int(seed, f"{name}: option 'seed'", min_value=0, error=ModelError, limit=None)
+        check_number(p, f"{name}: option 'p'", min_value=0.0, max_value=1.0, expected="a number in [0, 1]",
+                     error=ModelError, limit=None)
         if layout == "small":
             stage_plan = [(nodes, channels), (nodes, 2 * channels), (nodes, 4 * channels)]
         else:

@@ -12,7 +12,7 @@ from torch import nn
 
 from hios_opt.errors import ModelError
 from hios_opt.models import inception_v3, nasnet, randwire, squeezenet, vit_moe
-from hios_opt.models.blocks import check_batch_size, check_input_size
+from hios_opt.models.blocks import ZooModel, check_batch_size, check_input_size
 
 __all__ = ["ModelInfo", "get", "names", "info", "example_input"]
 
@@ -53,7 +53,7 @@ class ModelInfo:
 @dataclass(frozen=True)
 class _Entry:
     info: ModelInfo
-    build: Callable[..., nn.Module]
+    build: Callable[..., ZooModel]
     min_input_size: Callable[[Mapping[str, Any]], int]
 
 
@@ -208,7 +208,7 @@ def get(
     input_size: int | None = None,
     batch_size: int = 1,
     **options: Any,
-) -> nn.Module:
+) -> ZooModel:
     """Build a model of the zoo, in eval mode, with reproducible weights.
 
     Parameters

@@ -45,6 +45,7 @@ def _worker_main(conn: Connection) -> None:
         if message is None:
             return
         task_id, args = message
+        reply: tuple[str, Any, Any]
         try:
             reply = ("ok", task_id, run_task(*args))
         except KeyboardInterrupt:

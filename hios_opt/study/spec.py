@@ -22,11 +22,13 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import is_finite_number, is_int
 from ..errors import HiosError, SpecError
 from ..graph import OpGraph
 from ._tomlpos import key_lines, line_of
@@ -148,7 +150,7 @@ def _short(value: Any) -> str:
 class _Block:
     path: tuple
     values: dict[str, Any]
-    paths: dict[str, tuple]
+    paths: dict[str, tuple | list[tuple]]  # a key's path; a list's: one path per item
 
 
 @dataclass
@@ -189,7 +191,7 @@ class StudySpec:
 
     # -- graphs
     def _item(self, graph: OpGraph, source: str, columns: dict[str, Any] | None = None) -> GraphItem:
-        cols = {"graph_hash": graph_hash(graph), "graph_source": source, "edges": graph.n_edges}
+        cols: dict[str, Any] = {"graph_hash": graph_hash(graph), "graph_source": source, "edges": graph.n_edges}
         cols.update(columns or {})
         return GraphItem(graph.name, cols["graph_hash"], source, graph.to_dict(), cols)
 
@@ -331,9 +333,9 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | StudySpec) ->
 
 
 def _toml() -> Any:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
     return tomllib
 
@@ -401,7 +403,7 @@ def _items(src: _Source, value: Any, path: tuple) -> list[tuple[Any, tuple]]:
 
 
 def _int(src: _Source, value: Any, path: tuple, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    if not is_int(value) or value < low or (high is not None and value > high):
         limit = f"in {low}..{high}" if high is not None else f">= {low}"
         raise src.error(path, f"must be an integer {limit}, got {_short(value)}")
     return value
@@ -409,7 +411,7 @@ def _int(src: _Source, value: Any, path: tuple, low: int, high: int | None = Non
 
 def _number(src: _Source, value: Any, path: tuple, low: float, high: float | None = None,
             strict: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = is_finite_number(value)
     if not ok or value < low or (strict and value == low) or (high is not None and value > high):
         limit = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
         raise src.error(path, f"must be a finite number {limit}, got {_short(value)}")
@@ -488,6 +490,7 @@ def _complete(src: _Source, block: _Block, path: tuple) -> _Block:
 
 def _paths_of(block: _Block, key: str, count: int) -> list[tuple]:
     here = block.paths.get(key, block.path + (key,))
+    assert isinstance(here, tuple), "a scalar key's path, not a list's"
     return [here + (i,) for i in range(count)]
 
 
@@ -501,6 +504,7 @@ def _check_generate(src: _Source, entry: Any, path: tuple) -> dict[str, Any]:
     valid_names = ["random_layered", *generators.NAMED]
     if name not in valid_names:
         raise src.error(path + ("generator",), f"unknown generator {_short(name)}; valid: {', '.join(valid_names)}")
+    valid: tuple[str, ...]
     if name == "random_layered":
         valid = _LAYERED_KEYS
         if "seed" in entry and "seeds" in entry:

@@ -16,11 +16,16 @@ import os
 import socket
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..graph import OpGraph
 from ..results import HEURISTIC_STATUS, result_row
 from .spec import Cell
+
+if TYPE_CHECKING:  # imported where used: a pool process loads only what its cells need
+    from ..costs import StageModel
+    from ..platform import Platform
+    from ..schedules import Schedule
 
 __all__ = ["run_task", "CellInterrupted", "ERROR_STATUS", "probe", "failure_row"]
 
@@ -125,13 +130,14 @@ def _setup(cell: Cell) -> tuple[Any, Any]:
 def _heuristic(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any]:
     from ..bounds import lower_bound
     from ..heuristics import schedule
+    from ..schedules import known_makespan
 
     platform, model = _setup(cell)
     s = cell.settings
     wall, cpu = time.perf_counter(), time.process_time()
     result = schedule(graph, platform, s["algorithm"], cost_model=model, **s["options"])
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    span = result.makespan_ms
+    span = known_makespan(result)
     extra: dict[str, Any] = {}
     if s.get("timeline"):
         extra = _timeline(graph, platform, model, result)
@@ -144,7 +150,7 @@ def _heuristic(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str,
                       **_cell_columns(cell, columns), **extra, **_host_columns(cpu), error=None)
 
 
-def _timeline(graph: OpGraph, platform: Any, model: Any, result: Any) -> dict[str, Any]:
+def _timeline(graph: OpGraph, platform: Platform, model: StageModel, result: Schedule) -> dict[str, Any]:
     from ..evaluate import evaluate
 
     tl = evaluate(graph, platform, result, model)

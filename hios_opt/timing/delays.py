@@ -58,7 +58,11 @@ class EdgeDelays:
         self.gpus = gpus
         self.uniform = pair is None
         self._pair = pair
-        self.n_edges = len(self._cross) if self._cross is not None else n_edges
+        if self._cross is None:
+            assert n_edges is not None, "a cross made on first use needs n_edges"
+            self.n_edges = n_edges
+        else:
+            self.n_edges = len(self._cross)
 
     @property
     def cross(self) -> tuple[float, ...]:
