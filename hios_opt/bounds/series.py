@@ -43,7 +43,7 @@ def series_points(graph: OpGraph) -> tuple[int, ...]:
     if n == 0:
         return ()
     source, sink = n, n + 1
-    dag = nx.DiGraph()
+    dag: nx.DiGraph[int] = nx.DiGraph()
     dag.add_nodes_from(range(n + 2))
     for v in range(n):
         if not graph.pred[v]:

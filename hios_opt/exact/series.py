@@ -120,7 +120,8 @@ def exact_series_bound(graph: OpGraph, platform: Platform, cost_model: StageMode
         else:  # one op, or two joined by an edge: one GPU, one after the other
             parts.append(Schedule([Stage(0, (graph.ids[v],)) for v in piece], gpus=platform.gpus,
                                   streams=platform.streams))
-    glued = None if any(p is None for p in parts) else glue(graph, platform, segments, parts)
+    complete = [p for p in parts if p is not None]
+    glued = glue(graph, platform, segments, complete) if len(complete) == len(parts) else None
     return bound, glued, stats
 
 
