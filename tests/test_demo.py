@@ -10,7 +10,7 @@ def test_demo_on_teaching_graphs(tmp_path):
     table = run_demo(["named:diamond", "named:fork-join"], time_limit=10, workers=1, out_dir=tmp_path)
     assert len(table) == 2 * (len(HEURISTICS) + 1)
     for graph, rows in table.groupby("graph"):
-        assert list(rows["algorithm"]) == [*HEURISTICS, "exact-astar"]
+        assert list(rows["algorithm"]) == [*HEURISTICS, "exact-portfolio"]
         exact = rows.iloc[-1]
         assert exact["status"] == "optimal" and exact["gap"] == 0.0
         assert (rows["status"].iloc[:-1] == "heuristic").all()
@@ -32,7 +32,7 @@ def test_demo_cli_default_graphs(tmp_path, capsys):
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     algorithms = {row["algorithm"] for row in data["rows"]}
-    assert algorithms == {*HEURISTICS, "exact-astar"}
+    assert algorithms == {*HEURISTICS, "exact-portfolio"}
     graphs = {row["graph"] for row in data["rows"]}
     assert len(graphs) == len(DEFAULT_GRAPHS)
     assert len(list(tmp_path.glob("*_gantt.png"))) == len(DEFAULT_GRAPHS)
@@ -41,7 +41,7 @@ def test_demo_cli_default_graphs(tmp_path, capsys):
 def test_demo_says_when_the_headline_proof_did_not_finish(tmp_path, capsys):
     # A* proves the bundled Inception-v3 on 2 x 2 in about 20 s here: not in 1 s.
     assert main(["demo", "models/inception_v3_299_h100.json", "--time-limit", "1", "--out", str(tmp_path),
-                 "--quiet"]) == 0
+                 "--quiet", "--solver", "astar"]) == 0
     out = capsys.readouterr().out
     assert "note: inception_v3_299: astar did not prove the optimum within 1 s" in out
     assert "rerun with --time-limit 60" in out
