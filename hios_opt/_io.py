@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import is_int, is_number, shorten
-from .errors import FormatError, MissingFieldError
+from .errors import FormatError, InvalidCostError, MissingFieldError
 
 __all__ = ["read_json", "write_json_atomic", "write_bytes_atomic", "check_header", "require", "check_finite_tree",
            "max_input_bytes", "MAX_INPUT_MB"]
@@ -358,8 +358,6 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 def finite(value: Any, where: str, *, minimum: float | None = 0.0, strict: bool = False) -> float:
     """Return ``value`` as a float, or raise ``InvalidCostError``."""
-    from .errors import InvalidCostError
-
     if not is_number(value):
         raise InvalidCostError(f"{where} must be a number, got {value!r:.40}")
     try:

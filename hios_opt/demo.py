@@ -22,8 +22,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .checks import check_number
+from .data import load
+from .errors import AlgorithmError
 from .evaluate import evaluate
+from .exact import solve
 from .graph import OpGraph
+from .heuristics import schedule
 from .platform import Platform
 from .results import HEURISTIC_STATUS, result_frame, result_row
 from .schedules import Schedule, known_makespan
@@ -54,8 +59,6 @@ KNOWN_PROOF_S: dict[tuple[str, int, int, str], float | None] = {
 def _load(spec: str | OpGraph) -> OpGraph:
     if isinstance(spec, OpGraph):
         return spec
-    from .data import load
-
     return load(spec)
 
 
@@ -137,11 +140,6 @@ def run_demo(
     >>> table.iloc[-1]["status"], float(table.iloc[-1]["gap"])
     ('optimal', 0.0)
     """
-    from .checks import check_number
-    from .errors import AlgorithmError
-    from .exact import solve
-    from .heuristics import schedule
-
     if not isinstance(solver, str) or not (solver in SOLVERS or solver.startswith("milp:")):
         raise AlgorithmError(f"unknown exact solver {solver!r:.40}; the demo takes {', '.join(SOLVERS)} or milp:NAME")
     check_number(time_limit, "time_limit", min_value=0, include_min=False, expected="a number of seconds > 0")

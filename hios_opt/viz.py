@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._io import write_bytes_atomic
 from .costs import StageModel
 from .errors import OptionError
 from .evaluate import Timeline, evaluate
@@ -399,7 +400,6 @@ class GanttHTML:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`page` to ``path`` atomically."""
-        from ._io import write_bytes_atomic
 
         return write_bytes_atomic(path, self.page().encode("utf-8"))
 
@@ -594,7 +594,6 @@ def figure_bytes(fig_or_ax: Any, fmt: str) -> bytes:
 
 def save_figure(fig_or_ax: Any, path: str | os.PathLike[str]) -> Path:
     """Save a figure (PNG, SVG or PDF by suffix) atomically, then close it."""
-    from ._io import write_bytes_atomic
 
     fmt = check_figure_path(path)
     return write_bytes_atomic(path, figure_bytes(fig_or_ax, fmt))

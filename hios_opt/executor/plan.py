@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from hios_opt.checks import check_number
 from hios_opt.errors import CoverageError, ExecutorError, ScheduleError
 from hios_opt.evaluate import evaluate
 from hios_opt.graph import OpGraph
@@ -39,8 +40,6 @@ def check_timeout(timeout_s: Any, name: str = "timeout_s") -> float:
     >>> check_timeout(30)
     30.0
     """
-    from hios_opt.checks import check_number
-
     return check_number(timeout_s, name, min_value=0, include_min=False, max_value=MAX_TIMEOUT_S,
                         error=ExecutorError, expected=f"a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
 
