@@ -18,6 +18,7 @@ from hios_opt.exact.brute import brute_force
 from hios_opt.exact.series import PieceResult, exact_series_bound
 
 from .support.graphs import small_random_graph
+from .support.problems import random_platform
 
 TOL = 1e-9
 
@@ -70,13 +71,7 @@ def series_problem(seed: int, max_ops: int = 8) -> tuple[OpGraph, Platform, Anal
             table[frozenset(group)] = rnd.choice([max(latency[v] for v in group) * rnd.uniform(0.5, 1.0),
                                                   sum(latency[v] for v in group) * rnd.uniform(0.5, 1.2)])
     graph = OpGraph(ops, edge_list, stage_latency_ms=table, name=f"series{seed}")
-    gpus, streams = rnd.choice([1, 2, 2, 3]), rnd.choice([1, 2, 2, 3])
-    if by_bytes and gpus > 1 and rnd.random() < 0.5:
-        links = tuple(tuple(1.0 if a == b else rnd.choice([0.25, 1.0, 4.0]) for b in range(gpus))
-                      for a in range(gpus))
-        platform = Platform(gpus=gpus, streams=streams, bandwidth_matrix_gbps=links)
-    else:
-        platform = Platform(gpus=gpus, streams=streams)
+    platform = random_platform(rnd, rnd.choice([1, 2, 2, 3]), rnd.choice([1, 2, 2, 3]), by_bytes, 0.5)
     model = AnalyticModel(alpha=rnd.choice([0.0, 0.25, 1.0])) if rnd.random() < 0.3 else None
     return graph, platform, model
 

@@ -41,15 +41,19 @@ def random_problem(seed: int) -> tuple[OpGraph, Platform, AnalyticModel | None]:
                                                       sum(latency[v] for v in group) * rnd.uniform(0.5, 1.2),
                                                       rnd.uniform(0.0, 6.0)])
     graph = OpGraph(ops, edges, stage_latency_ms=table, name=f"random{seed}")
-    gpus, streams = rnd.choice([1, 2, 2, 3, 4]), rnd.choice([1, 2, 2, 3])
-    if by_bytes and gpus > 1 and rnd.random() < 0.7:
-        links = tuple(tuple(1.0 if a == b else rnd.choice([0.25, 1.0, 4.0]) for b in range(gpus))
-                      for a in range(gpus))
-        platform = Platform(gpus=gpus, streams=streams, bandwidth_matrix_gbps=links)
-    else:
-        platform = Platform(gpus=gpus, streams=streams)
+    platform = random_platform(rnd, rnd.choice([1, 2, 2, 3, 4]), rnd.choice([1, 2, 2, 3]), by_bytes, 0.7)
     model = AnalyticModel(alpha=rnd.choice([0.0, 0.25, 1.0])) if rnd.random() < 0.4 else None
     return graph, platform, model
+
+
+def random_platform(rnd: random.Random, gpus: int, streams: int, by_bytes: bool, matrix_share: float) -> Platform:
+    """``gpus`` x ``streams``; when delays come from bytes, a random link
+    matrix (bandwidths 0.25, 1 or 4) with probability ``matrix_share``."""
+    if by_bytes and gpus > 1 and rnd.random() < matrix_share:
+        links = tuple(tuple(1.0 if a == b else rnd.choice([0.25, 1.0, 4.0]) for b in range(gpus))
+                      for a in range(gpus))
+        return Platform(gpus=gpus, streams=streams, bandwidth_matrix_gbps=links)
+    return Platform(gpus=gpus, streams=streams)
 
 
 def layered_problem(seed: int, max_ops: int = 60) -> tuple[OpGraph, Platform, AnalyticModel | None]:
