@@ -33,11 +33,24 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if not (TORCH_MISSING and call.when == "call" and call.excinfo is not None and hasattr(item, "dtest")):
         return
-    error = call.excinfo.value
-    inner = getattr(error, "exc_info", None)  # doctest.UnexpectedException wraps what the example raised
-    if inner is not None:
-        error = inner[1]
-    if isinstance(error, ImportError) and (getattr(error, "name", None) == "torch" or "hios_opt[torch]" in str(error)):
+    if _missing_torch(call.excinfo.value):
         report = outcome.get_result()
         report.outcome = "skipped"
         report.longrepr = (str(item.path), 0, "Skipped: needs torch (the [torch] extra)")
+
+
+def _missing_torch(error):
+    """Whether a doctest stopped only because torch is not installed: an
+    example raised the import error (``UnexpectedException``), or an example
+    that expects a traceback got the import error's traceback instead
+    (``DocTestFailure``; pytest collects these in ``MultipleDoctestFailure``)."""
+    failures = getattr(error, "failures", None)
+    if failures is not None:
+        return bool(failures) and all(_missing_torch(f) for f in failures)
+    inner = getattr(error, "exc_info", None)  # doctest.UnexpectedException wraps what the example raised
+    if inner is not None:
+        error = inner[1]
+        return isinstance(error, ImportError) and (
+            getattr(error, "name", None) == "torch" or "hios_opt[torch]" in str(error))
+    got = getattr(error, "got", None)  # doctest.DocTestFailure: the printed output
+    return isinstance(got, str) and "MissingDependencyError: torch is not installed" in got
