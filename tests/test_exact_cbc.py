@@ -62,6 +62,23 @@ def test_failing_cbc_leaves_no_file(private_tmp, monkeypatch, tmp_path):
     assert list(private_tmp.iterdir()) == []
 
 
+@pytest.mark.parametrize("workers,threads", [(1, None), (None, None), (2, 2)])
+def test_one_worker_runs_cbc_without_threads(monkeypatch, workers, threads):
+    """With one worker CBC gets no ``-threads`` option: the bundled CBC with
+    ``-threads 1`` sometimes waits 10 s for a thread that never starts."""
+    seen = []
+    real = _cbc.run_cbc
+
+    def spy(prob, solver, **kwargs):
+        seen.append(solver.optionsDict.get("threads"))
+        return real(prob, solver, **kwargs)
+
+    monkeypatch.setattr(_cbc, "run_cbc", spy)
+    r = ho.solve(ho.generators.diamond(), ho.Platform(gpus=2), "milp:cbc", time_limit=20, warm_start=None,
+                 workers=workers)
+    assert r.status == "optimal" and seen == [threads]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("limit", [2.0, 4.0])
 def test_time_limit_is_kept(limit, private_tmp):

@@ -463,7 +463,10 @@ def _run_cbc(prob: Any, backend: str, *, time_limit: float | None, workers: int 
     from .cbc import run_cbc
 
     kwargs: dict[str, Any] = {"msg": bool(log), "gapRel": 1e-7, "options": [f"randomCbcSeed {seed % MAX_CBC_SEED + 1}"]}
-    if workers is not None:
+    if workers is not None and workers > 1:
+        # One worker: CBC's serial search (no -threads). The bundled CBC 2.10.3
+        # with "-threads 1" sometimes waits 10 s for a worker thread that never
+        # starts ("Thread 0 used 0 times, waiting to start 10.0"; coin-or/Cbc#640).
         kwargs["threads"] = workers
     if gap_abs is not None:
         kwargs["gapAbs"] = gap_abs  # a bound within one step of the incumbent proves it
