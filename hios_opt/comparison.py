@@ -19,12 +19,13 @@ from .bounds import best_bound
 from .checks import check_number, spelling
 from .costs import StageModel
 from .errors import AlgorithmError, OptionError
+from .exact import SOLVERS, solve
 from .graph import OpGraph
 from .heuristics import BEST, algorithm_options, schedule
 from .heuristics import algorithms as heuristics
 from .heuristics.common import check_problem
 from .platform import Platform
-from .results import HEURISTIC_STATUS, result_frame, result_row
+from .results import HEURISTIC_STATUS, gap, result_frame, result_row
 from .schedules import known_makespan
 
 __all__ = ["compare", "COLUMNS"]
@@ -126,8 +127,6 @@ def compare(
         if not takers:
             raise OptionError(f"none of {', '.join(names)} takes option {key!r}")
     if exact is not None:
-        from .exact import SOLVERS
-
         if not isinstance(exact, str) or not (exact in SOLVERS or exact.startswith("milp:")):
             raise AlgorithmError(f"unknown exact solver {exact!r}; valid: {', '.join(SOLVERS)}, milp:NAME")
         check_number(time_limit, "time_limit", min_value=0, include_min=False, finite=False,
@@ -152,9 +151,6 @@ def compare(
                                speedup=_ratio(sequential_ms, span), status=HEURISTIC_STATUS, time_s=times[name]))
     exact_bound = None
     if exact is not None:
-        from .exact import solve
-        from .results import gap
-
         best = min(schedules.values(), key=known_makespan)
         result = solve(graph, platform, exact, time_limit=time_limit, warm_start=best, cost_model=cost_model)
         label = f"exact-{exact}"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._io import write_bytes_atomic
 from .checks import check_number
 from .data import load
 from .errors import AlgorithmError
@@ -30,8 +31,10 @@ from .exact import solve
 from .graph import OpGraph
 from .heuristics import schedule
 from .platform import Platform
-from .results import HEURISTIC_STATUS, result_frame, result_row
+from .results import HEURISTIC_STATUS, gap, result_frame, result_row
+from .results import format_table as schema_text
 from .schedules import Schedule, known_makespan
+from .viz import figure_bytes, gantt_grid
 
 __all__ = ["DEFAULT_GRAPHS", "HEURISTICS", "SOLVERS", "KNOWN_PROOF_S", "run_demo", "format_table"]
 
@@ -194,8 +197,6 @@ def run_demo(
             charts.append((out / f"{_slug(graph.name)}_gantt.png", timelines, titles))
     table = result_frame(rows, notes=notes, solver=solver, time_limit_s=time_limit)
     if out is not None:
-        from ._io import write_bytes_atomic
-        from .viz import figure_bytes, gantt_grid
 
         for path, timelines, titles in charts:
             write_bytes_atomic(path, figure_bytes(gantt_grid(timelines, titles), "png"))
@@ -205,8 +206,6 @@ def run_demo(
 
 
 def _pct(makespan: float, bound: float) -> str:
-    from .results import gap
-
     value = gap(makespan, bound)
     return "-" if math.isnan(value) else f"{value:.2%}"
 
@@ -221,7 +220,5 @@ def _slug(name: str) -> str:
 
 def format_table(table: Any) -> str:
     """The demo table as aligned text (:func:`hios_opt.results.format_table`)."""
-    from .results import format_table as schema_text
-
     return schema_text(table, ["graph", "ops", "algorithm", "gpus_used", "makespan_ms", "lower_bound_ms", "gap",
                                "speedup", "status", "time_s"])

@@ -41,6 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hios_opt.errors import ProfileError
+from hios_opt.graph import OpGraph
 from hios_opt.platform import Link
 from hios_opt.trace import TracedGraph, map_tensors
 
@@ -725,8 +726,6 @@ def measure_costs(
     path = cache_path(traced, dev, pairs=pairs, max_pairs=max_pairs, directory=cache_directory, threads=n_threads,
                       timing=timing)
     if cache and path.exists():
-        from hios_opt.graph import OpGraph
-
         try:
             cached = OpGraph.load(path)
         except Exception:  # noqa: BLE001 - a bad cache file is re-measured

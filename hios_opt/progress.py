@@ -13,6 +13,7 @@ import math
 import shutil
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from tqdm.auto import tqdm
@@ -70,8 +71,6 @@ class SolveProgressBar:
             self._elapsed = elapsed
 
     def _tick(self) -> None:
-        import time
-
         start = time.monotonic()
         while not self._stop.wait(REFRESH_S):
             with self._lock:

@@ -18,14 +18,27 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import statistics
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from tqdm.auto import tqdm
+
+import hios_opt
 from hios_opt.checks import spelling
 from hios_opt.devices import check_device as check_device_of
-from hios_opt.errors import DeviceError, GraphError, OptionError
+from hios_opt.errors import CoverageError, DeviceError, GraphError, OptionError
+from hios_opt.evaluate import evaluate
+from hios_opt.graph import OpGraph
+from hios_opt.heuristics import algorithms as known
+from hios_opt.platform import Platform
+from hios_opt.results import HEURISTIC_STATUS, prediction_error, result_frame, result_row
+from hios_opt.schedules import Schedule
 
 __all__ = [
     "bench_real", "run_schedule", "ScheduleRun", "DEFAULT_ALGORITHMS", "ModelRun", "prepare_model", "check_device",
@@ -243,7 +256,6 @@ def logical_device_note(gpus: int, streams: int, device: str, threads: int | Non
     >>> print(logical_device_note(2, 2, "cpu", 1))  # doctest: +ELLIPSIS
     logical GPUs 0-1 -> cpu: one worker thread per (GPU, stream), up to 4, 1 intra-op thread each, sharing ... core(s); shared memory: a cross-GPU edge costs one thread hand-off
     """
-    import os
 
     cores = os.cpu_count() or 1
     if backend == "distributed":
@@ -278,8 +290,6 @@ def measure_handoff_ms(rounds: int = 200) -> float:
     >>> 0 < measure_handoff_ms(rounds=20) < 50
     True
     """
-    import statistics
-    import threading
 
     ping, pong = threading.Event(), threading.Event()
 
@@ -384,7 +394,6 @@ def predict_ms(graph: Any, schedule: Any, platform: Any = None) -> float:
     >>> predict_ms(generators.diamond(), Schedule.sequential(["a", "b", "c", "d"]))
     7.0
     """
-    from hios_opt import Platform, evaluate
 
     if platform is None:
         platform = Platform(gpus=schedule.gpus, streams=schedule.streams)
@@ -447,7 +456,6 @@ class ScheduleRun:
     @property
     def prediction_error(self) -> float:
         """``(measured - predicted) / predicted`` (:func:`hios_opt.results.prediction_error`)."""
-        from hios_opt.results import prediction_error
 
         return prediction_error(self.measurement.median_ms, self.predicted_ms)
 
@@ -530,8 +538,6 @@ def run_schedule(
     >>> done.outputs_ok, done.measurement.runs
     (True, 2)
     """
-    from hios_opt import OpGraph, Schedule
-    from hios_opt.errors import CoverageError
     from hios_opt.executor import compile, run
 
     device = check_device(device)
@@ -595,8 +601,6 @@ def _make_schedules(
     """``(name, schedule, seconds, status)`` per algorithm, sequential first,
     and the best lower bound known: the exact solver's where one ran, else
     :func:`hios_opt.bounds.lower_bound`."""
-    import hios_opt
-    from hios_opt.results import HEURISTIC_STATUS
 
     out = []
     bound = hios_opt.lower_bound(graph, platform)
@@ -622,7 +626,6 @@ def _normalise_algorithms(algorithms: Sequence[str] | str) -> list[str]:
     names = [spelling(a) for a in algorithms if a.strip()]
     if not names:
         raise OptionError("no algorithm given")
-    from hios_opt.heuristics import algorithms as known
 
     valid = set(known())
     for name in names:
@@ -763,9 +766,7 @@ def bench_real(
     >>> list(df.algorithm), bool((df.measured_ms > 0).all()), bool(df.outputs_ok.all())
     (['sequential', 'hios-lp'], True, True)
     """
-    import numpy as np
 
-    from hios_opt import OpGraph, Platform
     from hios_opt.executor import compile, run
 
     device = check_device(device)
@@ -798,7 +799,6 @@ def bench_real(
     per_round = max(1, math.ceil(repeat / rounds))
     latencies: list[list[float]] = [[] for _ in plans]
     last_outputs: list[Any] = [None] * len(plans)
-    from tqdm.auto import tqdm
 
     with tqdm(total=rounds * len(plans), desc=f"{prepared.name}: running plans", unit="plan", disable=not progress,
               leave=False) as bar:
@@ -811,7 +811,6 @@ def bench_real(
                 last_outputs[k] = m.outputs
                 bar.update()
 
-    from hios_opt.results import result_frame, result_row
 
     predicted = [predict_ms(graph, sched, platform) for _, sched, _, _ in made]
     measured = [float(np.median(times)) for times in latencies]

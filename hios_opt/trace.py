@@ -32,6 +32,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from torch.utils._pytree import tree_leaves, tree_map_only
 
 from hios_opt.errors import OpExecutionError, ProfileError, TraceError
+from hios_opt.graph import Edge, Op, OpGraph
 
 __all__ = ["TracedOp", "TracedEdge", "TracedGraph", "ValueRef", "trace"]
 
@@ -512,8 +513,6 @@ class TracedGraph:
         >>> g.meta["device"], len(g.ops)
         ('flops-proxy', 1)
         """
-        from hios_opt.graph import Edge, Op, OpGraph
-
         if latency_ms is not None:
             missing = [op.id for op in self.ops if op.id not in latency_ms]
             if missing:

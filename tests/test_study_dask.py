@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import hios_opt
 from hios_opt.errors import StudyError
 from hios_opt.study import load, run
+from hios_opt.study import runner as runner_module
 
 from .support.study import LONG_EXACT, SMALL, comparable
 
@@ -78,7 +78,7 @@ def test_a_worker_killed_mid_study_has_its_cell_run_elsewhere_once(tmp_path, clu
 
 def test_workers_with_another_hios_opt_are_refused(tmp_path, cluster, monkeypatch):
     _, client = cluster
-    monkeypatch.setattr(hios_opt, "__version__", "0.0.0-other")
+    monkeypatch.setattr(runner_module, "__version__", "0.0.0-other")  # this process's, where the check reads it
     with pytest.raises(StudyError, match=r"runs hios_opt .*, this process 0.0.0-other"):
         run(SMALL, tmp_path / "s.sqlite", client=client, **QUIET)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..checks import printable, shorten
 from ..costs import AnalyticModel, MeasuredModel, StageModel
+from ..data import folder, load
 from ..errors import FormatError, OptionError
 from ..graph import OpGraph
 from ..platform import Platform
@@ -24,8 +25,6 @@ __all__ = [
 
 def bundled_data_dir() -> Path:
     """The folder of the bundled graphs (:func:`hios_opt.data.folder`)."""
-    from ..data import folder
-
     return folder()
 
 
@@ -95,8 +94,6 @@ def add_graph_argument(parser: argparse.ArgumentParser) -> None:
 def load_graph(spec: str) -> OpGraph:
     """Load a graph from a path, a bundled name (relative to the bundled data
     folder) or ``named:NAME`` (:func:`hios_opt.data.load`)."""
-    from ..data import load
-
     return load(spec)
 
 

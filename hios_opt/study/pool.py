@@ -35,6 +35,7 @@ def _worker_main(conn: Connection) -> None:
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    # Imported here, once Ctrl-C is ignored: an interrupt during the import must not kill the pool process.
     from .worker import run_task
 
     while True:

@@ -11,6 +11,7 @@ the spec runs only what is missing.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -22,10 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from .. import __version__
+from ..checks import check_int
 from ..errors import MissingDependencyError, StudyError
+from .pool import LocalPool
 from .spec import Cell, Plan, StudySpec, load_spec
 from .store import Store
-from .worker import failure_row, run_task
+from .worker import failure_row, probe, run_task
 
 __all__ = ["run", "status", "only_algorithms", "StudyRun", "StudyStatus", "default_store", "DEFAULT_RETRIES"]
 
@@ -140,8 +146,6 @@ class _Recorder:
         self.failed = 0
         self.bar = None
         if progress:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=total, unit="cell", desc=plan.name, file=sys.stderr, dynamic_ncols=True,
                             smoothing=0.05)
             self.bar.set_postfix(failed=0)
@@ -225,8 +229,6 @@ def run(
     KeyboardInterrupt
         On Ctrl-C, after stopping the workers; every finished cell is stored.
     """
-    from ..checks import check_int
-
     spec = load_spec(spec)
     check_int(workers, "workers", min_value=0, none_ok=True, error=StudyError)
     check_int(max_retries, "max_retries", min_value=0, error=StudyError)
@@ -255,8 +257,6 @@ def run(
                     recorder.done(task, run_task(*_arguments(plan, task)))
             else:
                 result.backend = f"a local pool of {size} process{'es' if size > 1 else ''}"
-                from .pool import LocalPool
-
                 LocalPool(size).run(tasks, lambda t: _arguments(plan, t), recorder.done, recorder.task_failed,
                                     max_retries)
         except KeyboardInterrupt:
@@ -296,9 +296,6 @@ def _client(client: Any) -> tuple[Any, bool]:
 
 def _check_workers(client: Any) -> int:
     """Threads of the cluster's workers, after checking they run this hios_opt."""
-    from .. import __version__
-    from .worker import probe
-
     if not client.scheduler_info().get("workers"):
         # Batch-queue workers (dask-jobqueue) may start hours later; Ctrl-C stops the wait.
         print(f"waiting for Dask workers to join {client.scheduler.address} ...", file=sys.stderr, flush=True)
@@ -317,8 +314,6 @@ def _check_workers(client: Any) -> int:
 
 def _check_version(rows: list[dict]) -> None:
     """Rows of a worker that joined after the check must come from this hios_opt too."""
-    from .. import __version__
-
     for row in rows:
         if row.get("version") != __version__:
             raise StudyError(f"Dask worker on {row.get('host')} runs hios_opt {row.get('version')}, this process "
@@ -326,8 +321,6 @@ def _check_version(rows: list[dict]) -> None:
 
 
 def _takes_n_workers(client: Any) -> bool:
-    import inspect
-
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 

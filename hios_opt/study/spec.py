@@ -28,9 +28,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checks import is_finite_number, is_int
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+from .. import __version__, generators
+from .. import data as bundled
+from ..checks import canonical_name, is_finite_number, is_int
 from ..errors import HiosError, SpecError
+from ..exact.registry import solver_spec
+from ..generators import diamond, named
 from ..graph import OpGraph
+from ..heuristics import algorithm_options, algorithms, schedule
+from ..platform import Platform
 from ._tomlpos import key_lines, line_of
 
 __all__ = ["StudySpec", "Plan", "Cell", "GraphItem", "parse_spec", "load_spec", "spec_names", "graph_hash",
@@ -110,8 +121,6 @@ def graph_hash(graph: OpGraph) -> str:
 
 def cell_key(graph: str, name: str, settings: Mapping[str, Any]) -> str:
     """The key of a cell: graph hash and name, settings, package version."""
-    from .. import __version__
-
     payload = {"graph": graph, "graph_name": name, "version": __version__, **settings}
     return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:32]
 
@@ -198,8 +207,6 @@ class StudySpec:
     def _load_graphs(self, text: str, path: tuple) -> list[GraphItem]:
         try:
             if text.startswith("named:"):
-                from ..generators import named
-
                 return [self._item(named(text.split(":", 1)[1]), text)]
             if _GLOB.search(text):
                 files = _glob(self.base_dir, text)
@@ -217,8 +224,6 @@ class StudySpec:
             raise self.source.error(path, str(exc)) from None
 
     def _generate(self, entry: dict[str, Any], path: tuple) -> list[GraphItem]:
-        from .. import generators
-
         name = entry.get("generator", "random_layered")
         fixed = {k: v for k, v in entry.items() if k != "generator"}
         axes = [(k, v if isinstance(v, list) and not _is_pair(k, v) else [v]) for k, v in fixed.items()]
@@ -286,16 +291,12 @@ def _glob(base: Path, pattern: str) -> list[tuple[Path, str]]:
     local = sorted(Path(p) for p in globmod.glob(str(base / pattern), recursive=True) if os.path.isfile(p))
     if local:
         return [(p, str(p.relative_to(base)) if p.is_relative_to(base) else str(p)) for p in local]
-    from .. import data
-
-    return [(data.path(name), name) for name in data.names(pattern)]
+    return [(bundled.path(name), name) for name in bundled.names(pattern)]
 
 
 def _bundled_graph(text: str) -> OpGraph:
     """A bundled graph by name (:func:`hios_opt.data.load`, the package's one resolver)."""
-    from .. import data
-
-    return data.load(text)
+    return bundled.load(text)
 
 
 # ------------------------------------------------------------------- parsing
@@ -326,18 +327,10 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | StudySpec) ->
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = _toml().loads(text)
-    except _toml().TOMLDecodeError as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: invalid TOML: {exc}") from None
     return parse_spec(data, source=str(path), text=text, base_dir=path.resolve().parent)
-
-
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python 3.10
-        import tomli as tomllib
-    return tomllib
 
 
 def parse_spec(data: Mapping[str, Any], *, source: str = "spec", text: str | None = None,
@@ -498,8 +491,6 @@ def _check_generate(src: _Source, entry: Any, path: tuple) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise src.error(path, f"a generator grid is a table such as {{nodes = [20, 30], ccr = 0.5}}, "
                               f"got {_short(entry)}")
-    from .. import generators
-
     name = entry.get("generator", "random_layered")
     valid_names = ["random_layered", *generators.NAMED]
     if name not in valid_names:
@@ -546,8 +537,6 @@ def _check_param(src: _Source, key: str, value: Any, path: tuple) -> None:
 
 
 def _check_platform(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
-    from ..platform import Platform
-
     if not isinstance(value, Mapping):
         raise src.error(path, f"a platform is a table such as {{gpus = 2, streams = 2}}, got {_short(value)}")
     valid = ("gpus", "streams", "bandwidth_gbps", "latency_us", "bandwidth_matrix_gbps", "latency_matrix_us")
@@ -559,9 +548,6 @@ def _check_platform(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
 
 
 def _check_algorithm(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
-    from ..checks import canonical_name
-    from ..heuristics import algorithm_options, algorithms
-
     if isinstance(value, str):
         table: Mapping[str, Any] = {"name": value}
     elif isinstance(value, Mapping):
@@ -591,10 +577,6 @@ def _check_algorithm(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
 
 def _try_algorithm(src: _Source, algo: dict[str, Any], path: tuple, streams: int) -> None:
     """Run each option set once on a four-op graph: a bad value is refused now, not in every cell."""
-    from ..generators import diamond
-    from ..heuristics import schedule
-    from ..platform import Platform
-
     for options in _option_sets(algo["options"]):
         try:
             schedule(diamond(), Platform(gpus=1, streams=streams), algo["name"], **options)
@@ -610,8 +592,6 @@ def _option_sets(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def _check_exact(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
-    from ..exact.registry import solver_spec
-
     table: Mapping[str, Any] = {"solver": value} if isinstance(value, str) else value
     if not isinstance(table, Mapping):
         raise src.error(path, f"an exact solver is a name or a table {{solver = ..., time_limit = ...}}, "
@@ -633,8 +613,6 @@ def _check_exact(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
     warm = table.get("warm_start", "auto")
     if not isinstance(warm, str):
         raise src.error(path + ("warm_start",), f"must be 'auto', 'none' or a heuristic's name, got {_short(warm)}")
-    from ..heuristics import algorithms
-
     if warm not in ("auto", "none", *algorithms()):
         raise src.error(path + ("warm_start",), f"must be 'auto', 'none' or one of {', '.join(algorithms())}, "
                                                 f"got {_short(warm)}")

@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import StoreError
 
 __all__ = ["Store", "STORE_FORMAT", "STORE_VERSION"]
@@ -135,8 +136,6 @@ class Store:
                              f"{STORE_VERSION}")
 
     def _create(self) -> None:
-        from .. import __version__
-
         self._db.execute("PRAGMA journal_mode=WAL")
         with self._transaction():
             for statement in _SCHEMA.strip().split(";"):

@@ -16,16 +16,19 @@ import os
 import socket
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .. import __version__
+from ..bounds import lower_bound
+from ..costs import AnalyticModel, MeasuredModel, StageModel
+from ..evaluate import evaluate
+from ..exact import solve
 from ..graph import OpGraph
+from ..heuristics import schedule
+from ..platform import Platform
 from ..results import HEURISTIC_STATUS, result_row
+from ..schedules import Schedule, known_makespan
 from .spec import Cell
-
-if TYPE_CHECKING:  # imported where used: a pool process loads only what its cells need
-    from ..costs import StageModel
-    from ..platform import Platform
-    from ..schedules import Schedule
 
 __all__ = ["run_task", "CellInterrupted", "ERROR_STATUS", "probe", "failure_row"]
 
@@ -42,8 +45,6 @@ class CellInterrupted(KeyboardInterrupt):
 
 def probe() -> dict[str, Any]:
     """What a worker runs: its host, process and hios_opt version."""
-    from .. import __version__
-
     return {"host": socket.gethostname(), "pid": os.getpid(), "version": __version__}
 
 
@@ -88,8 +89,6 @@ def _cell_columns(cell: Cell, columns: dict[str, Any]) -> dict[str, Any]:
 
 
 def _host_columns(cpu_s: float) -> dict[str, Any]:
-    from .. import __version__
-
     return {"cpu_s": cpu_s, "host": socket.gethostname(), "worker_pid": os.getpid(), "version": __version__,
             "finished_at": time.time()}
 
@@ -121,17 +120,10 @@ def run_cell(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, A
 
 
 def _setup(cell: Cell) -> tuple[Any, Any]:
-    from ..costs import AnalyticModel, MeasuredModel
-    from ..platform import Platform
-
     return Platform.from_dict(dict(cell.settings["platform"])), MeasuredModel(AnalyticModel(cell.settings["alpha"]))
 
 
 def _heuristic(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any]:
-    from ..bounds import lower_bound
-    from ..heuristics import schedule
-    from ..schedules import known_makespan
-
     platform, model = _setup(cell)
     s = cell.settings
     wall, cpu = time.perf_counter(), time.process_time()
@@ -151,8 +143,6 @@ def _heuristic(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str,
 
 
 def _timeline(graph: OpGraph, platform: Platform, model: StageModel, result: Schedule) -> dict[str, Any]:
-    from ..evaluate import evaluate
-
     tl = evaluate(graph, platform, result, model)
     busy = tl.busy_ms
     mean_busy = sum(busy) / len(busy)
@@ -163,8 +153,6 @@ def _timeline(graph: OpGraph, platform: Platform, model: StageModel, result: Sch
 
 
 def _exact(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any]:
-    from ..exact import solve
-
     platform, model = _setup(cell)
     s = cell.settings
     warm = None if s["warm_start"] == "none" else s["warm_start"]
