@@ -37,7 +37,6 @@ from .. import __version__, generators
 from .. import data as bundled
 from ..checks import canonical_name, is_finite_number, is_int
 from ..errors import HiosError, SpecError
-from ..exact.registry import solver_spec
 from ..generators import diamond, named
 from ..graph import OpGraph
 from ..heuristics import algorithm_options, algorithms, schedule
@@ -592,6 +591,10 @@ def _option_sets(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def _check_exact(src: _Source, value: Any, path: tuple) -> dict[str, Any]:
+    # Imported for a spec with exact cells only: OR-Tools adds about 100 MiB to
+    # the coordinator and to every pool process it forks.
+    from ..exact.registry import solver_spec
+
     table: Mapping[str, Any] = {"solver": value} if isinstance(value, str) else value
     if not isinstance(table, Mapping):
         raise src.error(path, f"an exact solver is a name or a table {{solver = ..., time_limit = ...}}, "

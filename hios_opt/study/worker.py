@@ -22,7 +22,6 @@ from .. import __version__
 from ..bounds import lower_bound
 from ..costs import AnalyticModel, MeasuredModel, StageModel
 from ..evaluate import evaluate
-from ..exact import solve
 from ..graph import OpGraph
 from ..heuristics import schedule
 from ..platform import Platform
@@ -153,6 +152,10 @@ def _timeline(graph: OpGraph, platform: Platform, model: StageModel, result: Sch
 
 
 def _exact(graph: OpGraph, columns: dict[str, Any], cell: Cell) -> dict[str, Any]:
+    # Imported at the first exact cell: OR-Tools adds about 100 MiB to a pool
+    # process, which a study of heuristics alone never needs.
+    from ..exact import solve
+
     platform, model = _setup(cell)
     s = cell.settings
     warm = None if s["warm_start"] == "none" else s["warm_start"]
